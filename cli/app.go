@@ -1,0 +1,75 @@
+// Package cli is the hoist command line: it parses flags and configuration,
+// talks to Temporal, and maps every outcome to an exit code in one place.
+package cli
+
+import (
+	"context"
+	"io"
+	"os"
+
+	ucli "github.com/urfave/cli/v2"
+)
+
+// Version is set at build time with -ldflags "-X .../cli.Version=...".
+var Version = "dev"
+
+// Streams are the process's standard streams, injectable for tests.
+type Streams struct {
+	In       io.Reader
+	Out, Err io.Writer
+}
+
+// StdStreams are the process's real streams.
+func StdStreams() Streams { return Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr} }
+
+// Global flags shared by every command that talks to Temporal.
+const (
+	flagTemporalAddress = "temporal-address"
+	flagNamespace       = "namespace"
+	flagTaskQueue       = "task-queue"
+)
+
+// NewApp builds the application. Commands never call os.Exit; Run maps
+// their errors to exit codes.
+func NewApp(s Streams) *ucli.App {
+	app := &ucli.App{
+		Name:                 "hoist",
+		Usage:                "durable Docker Compose deploys to plain Linux hosts over SSH",
+		Version:              Version,
+		Reader:               s.In,
+		Writer:               s.Out,
+		ErrWriter:            s.Err,
+		EnableBashCompletion: false,
+		HideHelpCommand:      true,
+		Flags: []ucli.Flag{
+			&ucli.StringFlag{Name: flagTemporalAddress, Usage: "Temporal frontend host:port", EnvVars: []string{"TEMPORAL_ADDRESS"}, Value: "localhost:7233"},
+			&ucli.StringFlag{Name: flagNamespace, Usage: "Temporal namespace", EnvVars: []string{"TEMPORAL_NAMESPACE"}, Value: "default"},
+			&ucli.StringFlag{Name: flagTaskQueue, Usage: "Temporal task queue the workers poll", EnvVars: []string{"HOIST_TASK_QUEUE"}, Value: "hoist"},
+		},
+		OnUsageError: func(_ *ucli.Context, err error, _ bool) error {
+			return &UsageError{Err: err}
+		},
+		// Errors are printed and mapped by Run, never by the library.
+		ExitErrHandler: func(*ucli.Context, error) {},
+		Commands:       commands(s),
+	}
+	for _, c := range app.Commands {
+		setUsageErrors(c)
+	}
+	return app
+}
+
+func setUsageErrors(c *ucli.Command) {
+	c.OnUsageError = func(_ *ucli.Context, err error, _ bool) error { return &UsageError{Err: err} }
+	for _, sub := range c.Subcommands {
+		setUsageErrors(sub)
+	}
+}
+
+// Run runs the CLI with args (args[0] is the program name) and returns the
+// process exit code.
+func Run(ctx context.Context, args []string, s Streams) int {
+	app := NewApp(s)
+	err := app.RunContext(ctx, args)
+	return report(s.Err, err)
+}

@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Run(context.Background(), append([]string{"hoist"}, args...), Streams{In: strings.NewReader(""), Out: &out, Err: &errb})
+	return code, out.String(), errb.String()
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	code, out, _ := run(t, "--help")
+	if code != ExitOK || !strings.Contains(out, "--temporal-address") || !strings.Contains(out, "TEMPORAL_ADDRESS") {
+		t.Fatalf("--help: code %d, output:\n%s", code, out)
+	}
+	for _, flag := range []string{"--namespace", "--task-queue", "HOIST_TASK_QUEUE", "TEMPORAL_NAMESPACE"} {
+		if !strings.Contains(out, flag) {
+			t.Errorf("--help does not mention %s", flag)
+		}
+	}
+	code, out, _ = run(t, "--version")
+	if code != ExitOK || !strings.Contains(out, "hoist version") {
+		t.Fatalf("--version: code %d, output %q", code, out)
+	}
+}
+
+func TestUnknownFlagIsUsageError(t *testing.T) {
+	code, _, errOut := run(t, "--no-such-flag")
+	if code != ExitUsage {
+		t.Fatalf("unknown flag: exit %d, want %d (stderr %q)", code, ExitUsage, errOut)
+	}
+}
+
+func TestExitCodeMapping(t *testing.T) {
+	cases := []struct {
+		err  error
+		want int
+	}{
+		{nil, ExitOK},
+		{errors.New("boom"), ExitFailed},
+		{Usagef("bad %s", "x"), ExitUsage},
+		{errorsJoin(Usagef("bad")), ExitUsage},
+		{&silentError{code: 1}, ExitFailed},
+	}
+	for _, c := range cases {
+		if got := ExitCode(c.err); got != c.want {
+			t.Errorf("ExitCode(%v) = %d, want %d", c.err, got, c.want)
+		}
+	}
+}
+
+func errorsJoin(err error) error { return errors.Join(errors.New("context"), err) }

@@ -1,0 +1,8 @@
+package cli
+
+import ucli "github.com/urfave/cli/v2"
+
+// commands lists the subcommands; each lives in its own file.
+func commands(s Streams) []*ucli.Command {
+	return []*ucli.Command{}
+}
