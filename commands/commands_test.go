@@ -1,0 +1,130 @@
+package commands
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestBuilders(t *testing.T) {
+	l := Layout{Base: "/srv/my apps/web"}
+	c := Compose{Layout: l, Project: "web", Version: "20251121050000"}
+	cases := []struct {
+		name string
+		got  string
+		want string
+	}{
+		{"ensure base", l.EnsureBase().String(), `mkdir -p -- '/srv/my apps/web'`},
+		{"inspect", l.Inspect().String(), `cd '/srv/my apps/web' && find . -mindepth 1 -maxdepth 2 '(' -path './*/.hoist-failed' -o '!' -path './*/*' ')' -printf '%y\t%P\t%l\0'`},
+		{"switch", l.SwitchCurrent("20251121050000").String(), `cd '/srv/my apps/web' && test -d 20251121050000 && ln -sfn 20251121050000 .current.tmp && mv -T .current.tmp current`},
+		{"mark failed", l.MarkFailed("v2").String(), `touch -- '/srv/my apps/web/v2/.hoist-failed'`},
+		{"clear failed", l.ClearFailed("v2").String(), `rm -f -- '/srv/my apps/web/v2/.hoist-failed'`},
+		{"remove", l.RemoveReleases("v1", "v0").String(), `rm -rf -- '/srv/my apps/web/v1' '/srv/my apps/web/v0'`},
+		{"pull", c.Pull().String(), `cd '/srv/my apps/web/20251121050000' && docker compose --project-name web pull --quiet`},
+		{"up", c.Up().String(), `cd '/srv/my apps/web/20251121050000' && docker compose --project-name web up --detach --remove-orphans`},
+		{"down", c.Down().String(), `cd '/srv/my apps/web/20251121050000' && docker compose --project-name web down --remove-orphans`},
+		{"ids", c.ContainerIDs("api", "worker").String(), `cd '/srv/my apps/web/20251121050000' && docker compose --project-name web ps --all --quiet api worker`},
+		{"login", RegistryLogin("r.example:5000", "ci", []byte("pw")).String(), `docker login --username ci --password-stdin r.example:5000`},
+	}
+	for _, tc := range cases {
+		if tc.got != tc.want {
+			t.Errorf("%s:\n got  %s\n want %s", tc.name, tc.got, tc.want)
+		}
+	}
+	login := RegistryLogin("r", "u", []byte("s3cret"))
+	if string(login.Stdin) != "s3cret" || strings.Contains(login.String(), "s3cret") {
+		t.Errorf("password must travel on stdin only: %q", login.String())
+	}
+	insp := InspectContainers("a1", "b2")
+	if got := insp.Steps[0]; got[len(got)-2] != "a1" || got[len(got)-1] != "b2" || got[4] != "--format" {
+		t.Errorf("inspect argv: %q", got)
+	}
+}
+
+func TestBuildersRefuseUnsafePaths(t *testing.T) {
+	bad := []func(){
+		func() { Layout{Base: "/"}.RemoveReleases("v1") },
+		func() { Layout{Base: ""}.RemoveReleases("v1") },
+		func() { Layout{Base: "srv/app"}.RemoveReleases("v1") },
+		func() { Layout{Base: "/srv/../etc"}.RemoveReleases("v1") },
+		func() { Layout{Base: "/srv/app"}.RemoveReleases("") },
+		func() { Layout{Base: "/srv/app"}.RemoveReleases("..") },
+		func() { Layout{Base: "/srv/app"}.RemoveReleases(".") },
+		func() { Layout{Base: "/srv/app"}.RemoveReleases("a/b") },
+		func() { Layout{Base: "/srv/app"}.RemoveReleases("current") },
+		func() { Layout{Base: "/srv/app"}.SwitchCurrent("../x") },
+		func() { Layout{Base: "/srv/app"}.MarkFailed("$(id)") },
+		func() { Layout{Base: "/"}.Inspect() },
+	}
+	for i, f := range bad {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("case %d: unsafe path accepted", i)
+				}
+			}()
+			f()
+		}()
+	}
+}
+
+func TestParseState(t *testing.T) {
+	out := "d\t20251121030000\t\x00d\t20251121050000\t\x00l\tcurrent\t20251121050000\x00" +
+		"d\t20251121040000\t\x00f\t20251121040000/.hoist-failed\t\x00f\tstray.txt\t\x00l\t.current.tmp\tx\x00d\tnot a version\t\x00"
+	got := ParseState([]byte(out))
+	want := State{Current: "20251121050000", Releases: []Release{
+		{Version: "20251121050000"}, {Version: "20251121040000", Failed: true}, {Version: "20251121030000"},
+	}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+	if s := ParseState([]byte("l\tcurrent\t/srv/app/v7/\x00d\tv7\t\x00")); s.Current != "v7" {
+		t.Errorf("absolute link target: current %q", s.Current)
+	}
+	if s := ParseState(nil); s.Current != "" || len(s.Releases) != 0 {
+		t.Errorf("empty: %+v", s)
+	}
+}
+
+func TestSortNewestFirst(t *testing.T) {
+	vs := []string{"v9", "v10", "20251121030000", "20251121050000", "v1.2", "v1.10", "a"}
+	SortNewestFirst(vs)
+	want := []string{"v10", "v9", "v1.10", "v1.2", "a", "20251121050000", "20251121030000"}
+	if !reflect.DeepEqual(vs, want) {
+		t.Fatalf("got %v want %v", vs, want)
+	}
+}
+
+func TestJudge(t *testing.T) {
+	run := Container{Name: "web-1", Service: "web", Status: "running"}
+	cases := []struct {
+		name string
+		cs   []Container
+		want Verdict
+	}{
+		{"none", nil, Pending},
+		{"running", []Container{run}, Healthy},
+		{"healthy", []Container{{Name: "a", Status: "running", Health: "healthy"}}, Healthy},
+		{"created", []Container{run, {Name: "b", Status: "created"}}, Pending},
+		{"exited", []Container{run, {Name: "b", Status: "exited", ExitCode: 1}}, Crashed},
+		{"dead", []Container{{Name: "b", Status: "dead"}}, Crashed},
+		{"restarting", []Container{{Name: "b", Status: "restarting"}}, Crashed},
+		{"restarted but running", []Container{{Name: "b", Status: "running", RestartCount: 1}}, Crashed},
+		{"unhealthy", []Container{run, {Name: "b", Status: "running", Health: "unhealthy"}}, Unhealthy},
+		{"starting", []Container{{Name: "b", Status: "running", Health: "starting"}}, Unhealthy},
+		{"created beats unhealthy", []Container{{Name: "a", Status: "created"}, {Name: "b", Status: "running", Health: "unhealthy"}}, Pending},
+	}
+	for _, tc := range cases {
+		if got, why := Judge(tc.cs); got != tc.want {
+			t.Errorf("%s: got %v (%s), want %v", tc.name, got, why, tc.want)
+		}
+	}
+}
+
+func TestParseContainers(t *testing.T) {
+	out := "abc\t/web-web-1\tweb\trunning\thealthy\t0\t0\t2025-11-21T05:00:00Z\nxyz\t/web-db-1\tdb\texited\t\t2\t137\t2025-11-21T05:00:01Z\n"
+	got := ParseContainers([]byte(out))
+	if len(got) != 2 || got[0].Name != "web-db-1" || got[0].ExitCode != 137 || got[0].RestartCount != 2 || got[1].Health != "healthy" {
+		t.Fatalf("got %+v", got)
+	}
+}

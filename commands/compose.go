@@ -1,0 +1,60 @@
+package commands
+
+import (
+	"github.com/hoist-dev/hoist/remote"
+)
+
+// Compose builds docker compose commands for one release of one project.
+// The project name is always explicit: compose would otherwise name a
+// project loaded through the current symlink "current", and each release
+// folder would become a project of its own.
+type Compose struct {
+	Layout  Layout
+	Project string
+	Version string
+}
+
+func (c Compose) cmd(args ...string) remote.Command {
+	dir := c.Layout.mustRelease(c.Version)
+	argv := append([]string{"docker", "compose", "--project-name", c.Project}, args...)
+	return remote.Cmd(argv...).In(dir)
+}
+
+// Pull fetches the release's images while the running release still serves.
+func (c Compose) Pull() remote.Command { return c.cmd("pull", "--quiet") }
+
+// Up starts the release, replacing the project's containers, and removes
+// containers of services the release no longer has.
+func (c Compose) Up() remote.Command { return c.cmd("up", "--detach", "--remove-orphans") }
+
+// Down stops and removes the project's containers.
+func (c Compose) Down() remote.Command { return c.cmd("down", "--remove-orphans") }
+
+// ContainerIDs lists the project's containers (of the given services, or
+// all), running or not.
+func (c Compose) ContainerIDs(services ...string) remote.Command {
+	return c.cmd(append([]string{"ps", "--all", "--quiet"}, services...)...)
+}
+
+// ContainerStateFormat renders one line per container for ParseContainers.
+const ContainerStateFormat = `{{.Id}}	{{.Name}}	{{index .Config.Labels "com.docker.compose.service"}}	{{.State.Status}}	{{if .State.Health}}{{.State.Health.Status}}{{end}}	{{.RestartCount}}	{{.State.ExitCode}}	{{.State.StartedAt}}`
+
+// InspectContainers reads the state of containers by ID in one call.
+func InspectContainers(ids ...string) remote.Command {
+	argv := append([]string{"docker", "inspect", "--type", "container", "--format", ContainerStateFormat}, ids...)
+	return remote.Cmd(argv...)
+}
+
+// ProjectContainers reads the state of every container of a project,
+// wherever it was started from; for status reports.
+func ProjectContainers(project string) remote.Command {
+	return remote.Cmd("docker", "ps", "--all", "--filter", "label=com.docker.compose.project="+project,
+		"--format", "{{.ID}}")
+}
+
+// RegistryLogin logs the host's docker in to server. The password travels
+// on standard input only: never in argv, where any user on the host could
+// read it from the process list.
+func RegistryLogin(server, username string, password []byte) remote.Command {
+	return remote.Cmd("docker", "login", "--username", username, "--password-stdin", server).WithStdin(password)
+}

@@ -1,0 +1,68 @@
+// Package commands builds the exact remote commands hoist runs on a host.
+// Builders are pure: they decide what runs; activities decide where and
+// when, run them through the SSH executor and interpret the results.
+package commands
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+)
+
+// Names of the entries hoist keeps under remote_base and inside releases.
+const (
+	CurrentLink  = "current"
+	FailedMarker = ".hoist-failed"
+	tmpLinkName  = ".current.tmp"
+)
+
+var versionRE = regexp.MustCompile(`^[0-9A-Za-z._-]{1,64}$`)
+
+// IsVersion reports whether name can be a release folder: the same rule the
+// CLI applies to --version, so junk next to releases is never touched.
+func IsVersion(name string) bool {
+	return versionRE.MatchString(name) && name != "." && name != ".." && name != CurrentLink
+}
+
+// Layout is where one service lives on a host.
+type Layout struct {
+	Base string // remote_base: absolute and clean
+}
+
+// checkBase refuses any base a removal or rename could misuse.
+func (l Layout) checkBase() error {
+	b := l.Base
+	switch {
+	case b == "" || !path.IsAbs(b):
+		return fmt.Errorf("remote_base %q is not an absolute path", b)
+	case path.Clean(b) != b:
+		return fmt.Errorf("remote_base %q is not a clean path", b)
+	case b == "/":
+		return fmt.Errorf("remote_base must not be /")
+	case strings.ContainsAny(b, "\x00\n\r"):
+		return fmt.Errorf("remote_base %q contains a control character", b)
+	}
+	return nil
+}
+
+// Release is the folder of one release; version must be valid.
+func (l Layout) Release(version string) (string, error) {
+	if err := l.checkBase(); err != nil {
+		return "", err
+	}
+	if !IsVersion(version) {
+		return "", fmt.Errorf("invalid release version %q", version)
+	}
+	return path.Join(l.Base, version), nil
+}
+
+// mustRelease is for builders whose inputs were validated at the edge; a
+// bad value here is a programming error, never a path to act on.
+func (l Layout) mustRelease(version string) string {
+	p, err := l.Release(version)
+	if err != nil {
+		panic("commands: " + err.Error())
+	}
+	return p
+}
