@@ -1,8 +1,15 @@
 package cli
 
-import ucli "github.com/urfave/cli/v2"
+import (
+	ucli "github.com/urfave/cli/v2"
+)
 
 // commands lists the subcommands; each lives in its own file.
 func commands(s Streams) []*ucli.Command {
-	return []*ucli.Command{}
+	return []*ucli.Command{
+		deployCommand(s),
+		rollbackCommand(s),
+		statusCommand(s),
+		workerCommand(s),
+	}
 }

@@ -71,17 +71,17 @@ func TestBuildersRefuseUnsafePaths(t *testing.T) {
 func TestParseState(t *testing.T) {
 	out := "d\t20251121030000\t\x00d\t20251121050000\t\x00l\tcurrent\t20251121050000\x00" +
 		"d\t20251121040000\t\x00f\t20251121040000/.hoist-failed\t\x00f\tstray.txt\t\x00l\t.current.tmp\tx\x00d\tnot a version\t\x00"
-	got := ParseState([]byte(out))
+	got := ParseState(out)
 	want := State{Current: "20251121050000", Releases: []Release{
 		{Version: "20251121050000"}, {Version: "20251121040000", Failed: true}, {Version: "20251121030000"},
 	}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
-	if s := ParseState([]byte("l\tcurrent\t/srv/app/v7/\x00d\tv7\t\x00")); s.Current != "v7" {
+	if s := ParseState("l\tcurrent\t/srv/app/v7/\x00d\tv7\t\x00"); s.Current != "v7" {
 		t.Errorf("absolute link target: current %q", s.Current)
 	}
-	if s := ParseState(nil); s.Current != "" || len(s.Releases) != 0 {
+	if s := ParseState(""); s.Current != "" || len(s.Releases) != 0 {
 		t.Errorf("empty: %+v", s)
 	}
 }
@@ -123,7 +123,7 @@ func TestJudge(t *testing.T) {
 
 func TestParseContainers(t *testing.T) {
 	out := "abc\t/web-web-1\tweb\trunning\thealthy\t0\t0\t2025-11-21T05:00:00Z\nxyz\t/web-db-1\tdb\texited\t\t2\t137\t2025-11-21T05:00:01Z\n"
-	got := ParseContainers([]byte(out))
+	got := ParseContainers(out)
 	if len(got) != 2 || got[0].Name != "web-db-1" || got[0].ExitCode != 137 || got[0].RestartCount != 2 || got[1].Health != "healthy" {
 		t.Fatalf("got %+v", got)
 	}

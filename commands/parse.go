@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"bytes"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,12 +40,12 @@ func (s State) Failed(version string) bool {
 
 // ParseState reads the output of Layout.Inspect. Entries that are not
 // release folders (stray files, temporary links) are ignored.
-func ParseState(out []byte) State {
+func ParseState(out string) State {
 	var s State
 	failed := map[string]bool{}
 	var versions []string
-	for _, rec := range bytes.Split(out, []byte{0}) {
-		f := strings.SplitN(string(rec), "\t", 3)
+	for _, rec := range strings.Split(out, "\x00") {
+		f := strings.SplitN(rec, "\t", 3)
 		if len(f) != 3 {
 			continue
 		}
@@ -131,9 +130,9 @@ type Container struct {
 }
 
 // ParseContainers reads the output of InspectContainers.
-func ParseContainers(out []byte) []Container {
+func ParseContainers(out string) []Container {
 	var cs []Container
-	for _, line := range strings.Split(string(out), "\n") {
+	for _, line := range strings.Split(out, "\n") {
 		f := strings.Split(line, "\t")
 		if len(f) != 8 {
 			continue
@@ -150,9 +149,9 @@ func ParseContainers(out []byte) []Container {
 }
 
 // ParseIDs reads container IDs, one a line.
-func ParseIDs(out []byte) []string {
+func ParseIDs(out string) []string {
 	var ids []string
-	for _, l := range strings.Fields(string(out)) {
+	for _, l := range strings.Fields(out) {
 		ids = append(ids, l)
 	}
 	return ids

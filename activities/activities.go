@@ -1,0 +1,293 @@
+// Package activities holds hoist's Temporal activities: thin adapters that
+// check state on a host, run the commands the commands package builds
+// through the SSH executor, and classify what went wrong. Each is safe to
+// run again after a crash at any point: it looks before it acts.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/hoist-dev/hoist/commands"
+	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/remote"
+	"github.com/hoist-dev/hoist/sshexec"
+)
+
+// Runner runs commands on hosts; *sshexec.Client is the real one.
+type Runner interface {
+	Run(ctx context.Context, host string, cmd remote.Command, opts ...sshexec.RunOption) (sshexec.Result, error)
+	Upload(ctx context.Context, host, localDir, remoteDir string) (sshexec.UploadResult, error)
+}
+
+// Activities are the steps of a deploy. Their fields are their
+// dependencies, injected when the worker starts; they never read the
+// environment themselves.
+type Activities struct {
+	SSH Runner
+	// Getenv reads the worker's own environment, where registry passwords
+	// named by password_env live.
+	Getenv func(string) string
+	// ECR fetches registry credentials from AWS; nil disables ECR.
+	ECR ECRTokens
+	// HeartbeatEvery is how often long steps report liveness.
+	HeartbeatEvery time.Duration
+}
+
+// Error types: retry policies and the workflow match on these names.
+const (
+	ErrHostKey     = "HostKeyError"    // host key unknown or changed: needs a person
+	ErrAuth        = "AuthError"       // SSH key refused
+	ErrUnreachable = "HostUnreachable" // connection failed or dropped: retry
+	ErrCommand     = "CommandFailed"   // a remote command exited non-zero
+	ErrConflict    = "ReleaseConflict" // the version exists with other content
+	ErrInvalid     = "InvalidInput"    // a value no retry can fix
+	ErrRegistry    = "RegistryLogin"   // credentials missing or refused
+	ErrMissing     = "ReleaseMissing"  // the release folder is not on the host
+)
+
+// fail wraps err with where it happened and classifies it for Temporal.
+func fail(t Target, step string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	msg := fmt.Sprintf("host %s, step %s: %v", t.Label(), step, err)
+	var (
+		hk   *sshexec.HostKeyError
+		auth *sshexec.AuthError
+		conf *sshexec.ConflictError
+		exit *sshexec.ExitError
+		conn *sshexec.ConnError
+	)
+	switch {
+	case errors.As(err, &hk):
+		return temporal.NewNonRetryableApplicationError(msg+" (check the host and update known_hosts, or run the worker with --host-key-policy accept-new for a new host)", ErrHostKey, err)
+	case errors.As(err, &auth):
+		return temporal.NewNonRetryableApplicationError(msg+" (the worker's SSH key or agent is not accepted by the host)", ErrAuth, err)
+	case errors.As(err, &conf):
+		return temporal.NewNonRetryableApplicationError(msg+" (a release with this version but other files is already on the host; deploy under a new --version)", ErrConflict, err)
+	case errors.Is(err, remote.ErrInvalidCommand):
+		return temporal.NewNonRetryableApplicationError(msg, ErrInvalid, err)
+	case errors.As(err, &exit):
+		return temporal.NewApplicationErrorWithCause(msg, ErrCommand, err)
+	case errors.As(err, &conn) || sshexec.Retryable(err):
+		return temporal.NewApplicationErrorWithCause(msg, ErrUnreachable, err)
+	}
+	return temporal.NewApplicationErrorWithCause(msg, ErrCommand, err)
+}
+
+// heartbeat reports liveness every HeartbeatEvery until stopped, so a
+// worker that died is noticed within the heartbeat timeout, not the step's.
+func (a *Activities) heartbeat(ctx context.Context, details ...any) (stop func()) {
+	every := a.HeartbeatEvery
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				activity.RecordHeartbeat(ctx, details...)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+func (a *Activities) run(ctx context.Context, t Target, step string, cmd remote.Command) (sshexec.Result, error) {
+	res, err := a.SSH.Run(ctx, t.Host, cmd)
+	return res, fail(t, step, err)
+}
+
+// InspectHost reads the releases and current link under remote_base.
+func (a *Activities) InspectHost(ctx context.Context, t Target) (commands.State, error) {
+	res, err := a.SSH.Run(ctx, t.Host, t.layout().Inspect())
+	var exit *sshexec.ExitError
+	if errors.As(err, &exit) && exit.Code == 1 && strings.Contains(exit.StderrTail, "No such file or directory") && len(res.Stdout) == 0 {
+		return commands.State{}, nil // no remote_base yet: a host never deployed to
+	}
+	if err != nil {
+		return commands.State{}, fail(t, "inspect", err)
+	}
+	return commands.ParseState(res.Stdout), nil
+}
+
+// SyncRelease puts the bundle's files in remote_base/VERSION: uploaded to
+// a temporary sibling and renamed, so a release folder is always whole.
+// The same content already there is a no-op; other content is refused.
+func (a *Activities) SyncRelease(ctx context.Context, in SyncInput) (SyncResult, error) {
+	t := in.Target
+	dir, err := t.layout().Release(in.Version)
+	if err != nil {
+		return SyncResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("host %s, step sync: %v", t.Label(), err), ErrInvalid, err)
+	}
+	local, err := os.MkdirTemp("", "hoist-bundle-")
+	if err != nil {
+		return SyncResult{}, fmt.Errorf("step sync: temporary folder on the worker: %w", err)
+	}
+	defer os.RemoveAll(local)
+	if err := config.ExtractBundle(in.Bundle, local); err != nil {
+		return SyncResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("host %s, step sync, release %s: bad bundle: %v", t.Label(), in.Version, err), ErrInvalid, err)
+	}
+	if _, err := a.run(ctx, t, "sync", t.layout().EnsureBase()); err != nil {
+		return SyncResult{}, err
+	}
+	stop := a.heartbeat(ctx, "sync")
+	defer stop()
+	up, err := a.SSH.Upload(ctx, t.Host, local, dir)
+	if err != nil {
+		return SyncResult{}, fail(t, "sync, release "+in.Version, err)
+	}
+	return SyncResult{Uploaded: !up.Skipped}, nil
+}
+
+// SwitchCurrent points current at the release, atomically. Already
+// pointing there: nothing to do.
+func (a *Activities) SwitchCurrent(ctx context.Context, in ReleaseInput) error {
+	t := in.Target
+	st, err := a.InspectHost(ctx, t)
+	if err != nil {
+		return err
+	}
+	if st.Current == in.Version {
+		return nil
+	}
+	if !st.Has(in.Version) {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("host %s, step switch: release %s is not in %s", t.Label(), in.Version, t.Base), ErrMissing, nil)
+	}
+	_, err = a.run(ctx, t, "switch current to "+in.Version, t.layout().SwitchCurrent(in.Version))
+	return err
+}
+
+// PullImages pulls the release's images while the running release serves.
+func (a *Activities) PullImages(ctx context.Context, in ReleaseInput) error {
+	stop := a.heartbeat(ctx, "pull")
+	defer stop()
+	_, err := a.run(ctx, in.Target, "pull, release "+in.Version, in.Target.compose(in.Version).Pull())
+	return err
+}
+
+// StartRelease runs compose up for the release, first noting the restart
+// counts of containers up may leave in place.
+func (a *Activities) StartRelease(ctx context.Context, in ReleaseInput) (StartResult, error) {
+	t := in.Target
+	before, err := a.projectContainers(ctx, t)
+	if err != nil {
+		return StartResult{}, err
+	}
+	var res StartResult
+	for _, c := range before {
+		res.Baseline = append(res.Baseline, RestartBaseline{ID: c.ID, RestartCount: c.RestartCount})
+	}
+	stop := a.heartbeat(ctx, "up")
+	defer stop()
+	if _, err := a.run(ctx, t, "up, release "+in.Version, t.compose(in.Version).Up()); err != nil {
+		return StartResult{}, err
+	}
+	return res, nil
+}
+
+// StopRelease runs compose down for the release.
+func (a *Activities) StopRelease(ctx context.Context, in ReleaseInput) error {
+	stop := a.heartbeat(ctx, "down")
+	defer stop()
+	_, err := a.run(ctx, in.Target, "down, release "+in.Version, in.Target.compose(in.Version).Down())
+	return err
+}
+
+func (a *Activities) projectContainers(ctx context.Context, t Target) ([]commands.Container, error) {
+	res, err := a.run(ctx, t, "list containers", commands.ProjectContainers(t.Service))
+	if err != nil {
+		return nil, err
+	}
+	ids := commands.ParseIDs(res.Stdout)
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	res, err = a.run(ctx, t, "inspect containers", commands.InspectContainers(ids...))
+	if err != nil {
+		return nil, err
+	}
+	return commands.ParseContainers(res.Stdout), nil
+}
+
+// MarkFailed marks the release failed so no rollback picks it.
+func (a *Activities) MarkFailed(ctx context.Context, in ReleaseInput) error {
+	st, err := a.InspectHost(ctx, in.Target)
+	if err != nil || !st.Has(in.Version) {
+		return err
+	}
+	_, err = a.run(ctx, in.Target, "mark "+in.Version+" failed", in.Target.layout().MarkFailed(in.Version))
+	return err
+}
+
+// ClearFailed removes a failed mark once the release has succeeded.
+func (a *Activities) ClearFailed(ctx context.Context, in ReleaseInput) error {
+	_, err := a.run(ctx, in.Target, "clear failed mark of "+in.Version, in.Target.layout().ClearFailed(in.Version))
+	return err
+}
+
+// PruneReleases keeps the newest Keep releases by version order and never
+// removes current or a protected release (the rollback target).
+func (a *Activities) PruneReleases(ctx context.Context, in PruneInput) (PruneResult, error) {
+	st, err := a.InspectHost(ctx, in.Target)
+	if err != nil {
+		return PruneResult{}, err
+	}
+	doomed := PruneCandidates(st, in.Keep, in.Protect)
+	if len(doomed) == 0 {
+		return PruneResult{}, nil
+	}
+	if _, err := a.run(ctx, in.Target, "remove old releases", in.Target.layout().RemoveReleases(doomed...)); err != nil {
+		return PruneResult{}, err
+	}
+	return PruneResult{Removed: doomed}, nil
+}
+
+// PruneCandidates picks the releases retention removes: beyond the newest
+// keep, never current, never a protected one.
+func PruneCandidates(st commands.State, keep int, protect []string) []string {
+	safe := map[string]bool{st.Current: true}
+	for _, p := range protect {
+		safe[p] = true
+	}
+	var doomed []string
+	for i, r := range st.Releases { // newest first
+		if i < keep || safe[r.Version] {
+			continue
+		}
+		doomed = append(doomed, r.Version)
+	}
+	return doomed
+}
+
+// Status reports one host's releases and the project's containers.
+func (a *Activities) Status(ctx context.Context, t Target) (HostStatus, error) {
+	st, err := a.InspectHost(ctx, t)
+	if err != nil {
+		return HostStatus{}, err
+	}
+	cs, err := a.projectContainers(ctx, t)
+	if err != nil {
+		return HostStatus{}, err
+	}
+	return HostStatus{Target: t, State: st, Containers: cs}, nil
+}

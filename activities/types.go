@@ -1,0 +1,109 @@
+package activities
+
+import (
+	"time"
+
+	"github.com/hoist-dev/hoist/commands"
+	"github.com/hoist-dev/hoist/config"
+)
+
+// Target is one service on one host: everything an activity needs to know
+// where it acts. It carries no credentials: those live with the worker.
+type Target struct {
+	Host    string `json:"host"`           // what the SSH layer dials: user@address:port or an alias
+	Name    string `json:"name,omitempty"` // how people call the host, for messages
+	Base    string `json:"base"`           // remote_base
+	Service string `json:"service"`        // compose project name
+}
+
+// Label names the host in messages.
+func (t Target) Label() string {
+	if t.Name != "" {
+		return t.Name
+	}
+	return t.Host
+}
+
+func (t Target) layout() commands.Layout { return commands.Layout{Base: t.Base} }
+
+func (t Target) compose(version string) commands.Compose {
+	return commands.Compose{Layout: t.layout(), Project: t.Service, Version: version}
+}
+
+// SyncInput carries the release bundle to one host.
+type SyncInput struct {
+	Target  Target `json:"target"`
+	Version string `json:"version"`
+	Bundle  []byte `json:"bundle"` // gzip'd tar from config.Bundle
+}
+
+// SyncResult says whether anything was written.
+type SyncResult struct {
+	Uploaded bool `json:"uploaded"` // false: the same content was already there
+}
+
+// ReleaseInput names one release on one host.
+type ReleaseInput struct {
+	Target  Target `json:"target"`
+	Version string `json:"version"`
+}
+
+// LoginInput says which registry to log the host in to; never the secret.
+type LoginInput struct {
+	Target   Target          `json:"target"`
+	Registry config.Registry `json:"registry"`
+}
+
+// LoginResult names the server logged in to (ECR's comes from the token).
+type LoginResult struct {
+	Server string `json:"server"`
+}
+
+// RestartBaseline is a container's restart count before up, so a container
+// that up left in place is not judged on restarts from before the deploy.
+type RestartBaseline struct {
+	ID           string `json:"id"`
+	RestartCount int    `json:"restart_count"`
+}
+
+// StartResult is what StartRelease saw before it started the release.
+type StartResult struct {
+	Baseline []RestartBaseline `json:"baseline,omitempty"`
+}
+
+// WaitInput bounds the running check.
+type WaitInput struct {
+	Target   Target            `json:"target"`
+	Version  string            `json:"version"`
+	Services []string          `json:"services,omitempty"` // empty: every service of the project
+	Window   time.Duration     `json:"window"`             // retries × delay, as in the seed
+	Poll     time.Duration     `json:"poll"`               // how often state is read
+	Baseline []RestartBaseline `json:"baseline,omitempty"`
+}
+
+// WaitResult is the verdict at the moment the wait ended.
+type WaitResult struct {
+	Verdict    string               `json:"verdict"` // healthy | crashed | unhealthy | pending
+	Detail     string               `json:"detail,omitempty"`
+	Containers []commands.Container `json:"containers,omitempty"`
+	Polls      int                  `json:"polls"`
+}
+
+// PruneInput asks to keep the newest Keep releases and never the protected.
+type PruneInput struct {
+	Target  Target   `json:"target"`
+	Keep    int      `json:"keep"`
+	Protect []string `json:"protect,omitempty"`
+}
+
+// PruneResult lists what was removed.
+type PruneResult struct {
+	Removed []string `json:"removed,omitempty"`
+}
+
+// HostStatus is what `hoist status` shows for one host.
+type HostStatus struct {
+	Target     Target               `json:"target"`
+	State      commands.State       `json:"state"`
+	Containers []commands.Container `json:"containers,omitempty"`
+}

@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	ucli "github.com/urfave/cli/v2"
+	"go.temporal.io/sdk/client"
+
+	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/workflows"
+)
+
+func statusCommand(s Streams) *ucli.Command {
+	return &ucli.Command{
+		Name:  "status",
+		Usage: "show each host's current release, retained releases and containers",
+		Flags: []ucli.Flag{configFlag},
+		Action: func(c *ucli.Context) error {
+			spec, err := loadSpec(c)
+			if err != nil {
+				return err
+			}
+			st, err := readStatus(c, spec)
+			if err != nil {
+				return err
+			}
+			printStatus(s, st)
+			if len(st.Errors) > 0 {
+				return &silentError{code: ExitFailed}
+			}
+			return nil
+		},
+	}
+}
+
+// readStatus runs the status workflow: the workers hold the SSH keys.
+func readStatus(c *ucli.Context, spec *config.Spec) (*workflows.StatusResult, error) {
+	cl, err := dial(c)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	run, err := cl.ExecuteWorkflow(c.Context, client.StartWorkflowOptions{
+		ID:        "status/" + spec.Service + "/" + uuid.NewString(),
+		TaskQueue: c.String(flagTaskQueue),
+	}, workflows.StatusWorkflowName, workflows.StatusInput{Spec: *spec})
+	if err != nil {
+		return nil, fmt.Errorf("starting the status workflow: %w", err)
+	}
+	var res workflows.StatusResult
+	if err := run.Get(c.Context, &res); err != nil {
+		return nil, fmt.Errorf("reading status of %s: %w", spec.Service, err)
+	}
+	return &res, nil
+}
+
+func printStatus(s Streams, st *workflows.StatusResult) {
+	for _, h := range st.Hosts {
+		cur := h.State.Current
+		if cur == "" {
+			cur = "(none)"
+		}
+		fmt.Fprintf(s.Out, "%s  current: %s\n", h.Target.Label(), cur)
+		var rels []string
+		for _, r := range h.State.Releases {
+			v := r.Version
+			if r.Failed {
+				v += " (failed)"
+			}
+			if r.Version == h.State.Current {
+				v += " *"
+			}
+			rels = append(rels, v)
+		}
+		if len(rels) > 0 {
+			fmt.Fprintf(s.Out, "  releases: %s\n", strings.Join(rels, ", "))
+		}
+		for _, c := range h.Containers {
+			state := c.Status
+			if c.Health != "" {
+				state += " (" + c.Health + ")"
+			}
+			if c.RestartCount > 0 {
+				state += fmt.Sprintf(", restarted %d×", c.RestartCount)
+			}
+			fmt.Fprintf(s.Out, "  %-30s %-12s %s\n", c.Name, c.Service, state)
+		}
+	}
+	for _, e := range st.Errors {
+		fmt.Fprintf(s.Err, "hoist: %s\n", e)
+	}
+}
+
+// defaultRollbackTarget: the newest release older than current that is
+// not marked failed, the same on every host.
+func defaultRollbackTarget(st *workflows.StatusResult) (string, error) {
+	if len(st.Errors) > 0 {
+		return "", fmt.Errorf("cannot choose a rollback target: %s", strings.Join(st.Errors, "; "))
+	}
+	target := ""
+	for _, h := range st.Hosts {
+		t := ""
+		older := h.State.Current == ""
+		for _, r := range h.State.Releases { // newest first
+			if r.Version == h.State.Current {
+				older = true
+				continue
+			}
+			if older && !r.Failed {
+				t = r.Version
+				break
+			}
+		}
+		if t == "" {
+			return "", fmt.Errorf("host %s has no release older than %q that is not marked failed: nothing to roll back to", h.Target.Label(), h.State.Current)
+		}
+		if target != "" && t != target {
+			return "", fmt.Errorf("hosts disagree on the rollback target (%s vs %s): name one with --to", target, t)
+		}
+		target = t
+	}
+	return target, nil
+}

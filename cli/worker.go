@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/user"
+	"path/filepath"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ucli "github.com/urfave/cli/v2"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+
+	"github.com/hoist-dev/hoist/activities"
+	"github.com/hoist-dev/hoist/sshexec"
+	"github.com/hoist-dev/hoist/worker"
+)
+
+func workerCommand(s Streams) *ucli.Command {
+	home, _ := os.UserHomeDir()
+	return &ucli.Command{
+		Name:  "worker",
+		Usage: "run a worker: it executes deploys, holding the SSH and registry credentials",
+		Flags: []ucli.Flag{
+			&ucli.StringSliceFlag{Name: "ssh-key", Usage: "private key file offered to hosts (repeatable); ssh-agent keys are used too when SSH_AUTH_SOCK is set", EnvVars: []string{"HOIST_SSH_KEY"}},
+			&ucli.StringFlag{Name: "known-hosts", Usage: "known_hosts file host keys are verified against", EnvVars: []string{"HOIST_KNOWN_HOSTS"}, Value: filepath.Join(home, ".ssh", "known_hosts")},
+			&ucli.StringFlag{Name: "ssh-config", Usage: "OpenSSH client config for host aliases, users, ports, keys and ProxyJump", EnvVars: []string{"HOIST_SSH_CONFIG"}},
+			&ucli.StringFlag{Name: "host-key-policy", Usage: "strict: refuse hosts not in known_hosts; accept-new: record a new host's key (a changed key is always refused)", EnvVars: []string{"HOIST_HOST_KEY_POLICY"}, Value: "strict"},
+			&ucli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", EnvVars: []string{"HOIST_LOG_LEVEL"}, Value: "info"},
+		},
+		Action: func(c *ucli.Context) error {
+			var policy sshexec.HostKeyPolicy
+			switch p := c.String("host-key-policy"); p {
+			case "strict":
+				policy = sshexec.Strict
+			case "accept-new":
+				policy = sshexec.AcceptNew
+			default:
+				return Usagef("--host-key-policy: want strict or accept-new, got %q", p)
+			}
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+				return Usagef("--log-level: %v", err)
+			}
+			logger := slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: level}))
+			for _, k := range c.StringSlice("ssh-key") {
+				if _, err := os.Stat(k); err != nil {
+					return Usagef("--ssh-key: %v", err)
+				}
+			}
+			if cfgFile := c.String("ssh-config"); cfgFile != "" {
+				if _, err := os.Stat(cfgFile); err != nil {
+					return Usagef("--ssh-config: %v", err)
+				}
+			}
+			localUser := ""
+			if u, err := user.Current(); err == nil {
+				localUser = u.Username
+			}
+			ssh, err := sshexec.New(sshexec.Config{
+				User:           localUser,
+				IdentityFiles:  c.StringSlice("ssh-key"),
+				KnownHostsFile: c.String("known-hosts"),
+				HostKeyPolicy:  policy,
+				SSHConfigFile:  c.String("ssh-config"),
+				HomeDir:        home,
+				AgentSocket:    os.Getenv("SSH_AUTH_SOCK"),
+				Logger:         logger.With("component", "ssh"),
+			})
+			if err != nil {
+				return &UsageError{Err: err}
+			}
+			defer ssh.Close()
+			acts := &activities.Activities{
+				SSH:    ssh,
+				Getenv: os.Getenv,
+				ECR:    activities.ECRClient{New: newECRClient},
+			}
+			cl, err := client.Dial(client.Options{
+				HostPort:  c.String(flagTemporalAddress),
+				Namespace: c.String(flagNamespace),
+				Logger:    log.NewStructuredLogger(logger.With("component", "temporal")),
+			})
+			if err != nil {
+				return fmt.Errorf("cannot reach Temporal at %s: %w", c.String(flagTemporalAddress), err)
+			}
+			defer cl.Close()
+			w := worker.New(cl, c.String(flagTaskQueue), acts)
+			logger.Info("hoist worker started", "temporal", c.String(flagTemporalAddress), "namespace", c.String(flagNamespace), "task_queue", c.String(flagTaskQueue))
+			return w.Run(interruptOn(c.Context))
+		},
+	}
+}
+
+// interruptOn stops the worker when ctx ends (SIGINT/SIGTERM in main).
+func interruptOn(ctx context.Context) <-chan any {
+	ch := make(chan any, 1)
+	go func() { <-ctx.Done(); ch <- struct{}{} }()
+	return ch
+}
+
+// newECRClient builds an ECR client from the SDK's default chain
+// (environment, shared config, instance role); AWS_ENDPOINT_URL_ECR
+// overrides the endpoint, as the SDK documents.
+func newECRClient(ctx context.Context, region string) (*ecr.Client, error) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))
+	if err != nil {
+		return nil, err
+	}
+	return ecr.NewFromConfig(cfg), nil
+}

@@ -1,0 +1,35 @@
+// Package worker wires hoist's workflows and activities to a Temporal
+// worker. Configuration flows in one way: the CLI validates flags and
+// environment, builds the dependencies, and hands them here.
+package worker
+
+import (
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hoist-dev/hoist/activities"
+	"github.com/hoist-dev/hoist/workflows"
+)
+
+// New returns a worker on taskQueue running hoist's workflows and the
+// given activities.
+func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
+	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
+	Register(w, acts)
+	return w
+}
+
+// Register adds hoist's workflows and activities to any registry: a real
+// worker, a test environment or a replayer.
+func Register(r interface {
+	RegisterWorkflowWithOptions(any, workflow.RegisterOptions)
+	RegisterActivityWithOptions(any, activity.RegisterOptions)
+}, acts *activities.Activities) {
+	r.RegisterWorkflowWithOptions(workflows.Deploy, workflow.RegisterOptions{Name: workflows.DeployWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.Status, workflow.RegisterOptions{Name: workflows.StatusWorkflowName})
+	if acts != nil {
+		r.RegisterActivityWithOptions(acts, activity.RegisterOptions{})
+	}
+}

@@ -1,0 +1,248 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hoist-dev/hoist/activities"
+	"github.com/hoist-dev/hoist/commands"
+)
+
+// a is only a handle for naming activities; the worker registers the real
+// struct with its dependencies.
+var a *activities.Activities
+
+// Deploy ships one release to every host in order and, when a host fails,
+// rolls back that host and every host this deploy already changed.
+func Deploy(ctx workflow.Context, in DeployInput) (*DeployResult, error) {
+	if in.Kind == "" {
+		in.Kind = KindDeploy
+	}
+	d := &deploy{in: in, progress: Progress{Phase: "deploying"}}
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return d.progress, nil }); err != nil {
+		return nil, err
+	}
+	return d.run(ctx)
+}
+
+type deploy struct {
+	in       DeployInput
+	progress Progress
+	hosts    []*hostRun // hosts this deploy has changed, in order
+}
+
+// hostRun is what the deploy did to one host: the saga's record of what
+// to undo.
+type hostRun struct {
+	t        activities.Target
+	prev     string // rollback target; "" on a first deploy
+	switched bool   // current was switched to the new release
+	started  bool   // compose up ran for the new release
+	outcome  HostOutcome
+}
+
+// stepError is a failed step, with where it failed.
+type stepError struct {
+	host, step string
+	err        error
+}
+
+func (e *stepError) Error() string { return fmt.Sprintf("host %s, step %s: %v", e.host, e.step, e.err) }
+func (e *stepError) Unwrap() error { return e.err }
+
+func (d *deploy) targets() []activities.Target {
+	s := d.in.Spec
+	ts := make([]activities.Target, len(s.Hosts))
+	for i, h := range s.Hosts {
+		ts[i] = activities.Target{Host: h.Target(), Name: h.String(), Base: s.RemoteBase, Service: s.Service}
+	}
+	return ts
+}
+
+func (d *deploy) window() time.Duration {
+	return time.Duration(d.in.Spec.Wait.Retries) * d.in.Spec.Wait.Delay
+}
+
+// step runs one activity and records it for the progress query.
+func (d *deploy) step(ctx workflow.Context, host, name string, opts workflow.ActivityOptions, fn, arg, out any) error {
+	seq := len(d.progress.Events)
+	d.progress.Events = append(d.progress.Events, Event{Seq: seq, Host: host, Step: name, State: "started"})
+	start := workflow.Now(ctx)
+	opts.Summary = host + ": " + name
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), fn, arg).Get(ctx, out)
+	ev := &d.progress.Events[seq]
+	ev.Took = workflow.Now(ctx).Sub(start)
+	if err != nil {
+		ev.State, ev.Detail = "failed", rootMessage(err)
+		return &stepError{host: host, step: name, err: err}
+	}
+	ev.State = "ok"
+	return nil
+}
+
+func (d *deploy) note(ctx workflow.Context, host, name, state, detail string) {
+	d.progress.Events = append(d.progress.Events, Event{Seq: len(d.progress.Events), Host: host, Step: name, State: state, Detail: detail})
+}
+
+func (d *deploy) run(ctx workflow.Context) (res *DeployResult, err error) {
+	in := d.in
+	defer func() {
+		if err != nil {
+			err = d.fail(ctx, err)
+		}
+		d.progress.Phase = "done"
+	}()
+	var warnings []string
+	for _, t := range d.targets() {
+		w, err := d.deployHost(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		warnings = append(warnings, w...)
+	}
+	d.retain(ctx)
+	res = &DeployResult{Service: in.Spec.Service, Version: in.Version, Kind: in.Kind, Outcome: OutcomeDeployed, Warnings: warnings}
+	if len(warnings) > 0 {
+		res.Outcome = OutcomeWarning
+	}
+	for _, h := range d.hosts {
+		res.Hosts = append(res.Hosts, h.outcome)
+	}
+	return res, nil
+}
+
+// deployHost runs the seed's flow on one host.
+func (d *deploy) deployHost(ctx workflow.Context, t activities.Target) (warnings []string, err error) {
+	in, host := d.in, t.Label()
+	rel := activities.ReleaseInput{Target: t, Version: in.Version}
+
+	var st commands.State
+	if err := d.step(ctx, host, "inspect", quickStep, a.InspectHost, t, &st); err != nil {
+		return nil, err
+	}
+	h := &hostRun{t: t, prev: rollbackTarget(st, in.Version)}
+	h.outcome = HostOutcome{Host: host, Previous: h.prev}
+	d.hosts = append(d.hosts, h)
+
+	if in.Kind == KindRollback {
+		if !st.Has(in.Version) {
+			return nil, &stepError{host: host, step: "inspect", err: temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("release %s is not on host %s (it has: %s)", in.Version, host, versionsOf(st)), activities.ErrMissing, nil)}
+		}
+		// The release we leave is what a failed rollback returns to.
+		h.prev = st.Current
+		h.outcome.Previous = st.Current
+	} else {
+		sync := activities.SyncInput{Target: t, Version: in.Version, Bundle: in.Bundle}
+		if err := d.step(ctx, host, "sync", transferStep, a.SyncRelease, sync, nil); err != nil {
+			return nil, err
+		}
+	}
+
+	h.switched = true // set before the step: a switch that ran but whose reply was lost is still undone
+	if err := d.step(ctx, host, "switch current", quickStep, a.SwitchCurrent, rel, nil); err != nil {
+		return nil, err
+	}
+	if r := in.Spec.Registry; r.Type != "" && r.Type != "none" {
+		login := activities.LoginInput{Target: t, Registry: r}
+		if err := d.step(ctx, host, "registry login", quickStep, a.RegistryLogin, login, nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.step(ctx, host, "pull", composeStep, a.PullImages, rel, nil); err != nil {
+		return nil, err
+	}
+	var started activities.StartResult
+	h.started = true
+	if err := d.step(ctx, host, "up", composeStep, a.StartRelease, rel, &started); err != nil {
+		return nil, err
+	}
+	wait := activities.WaitInput{Target: t, Version: in.Version, Services: in.Spec.Services,
+		Window: d.window(), Poll: in.Poll, Baseline: started.Baseline}
+	var wr activities.WaitResult
+	if err := d.step(ctx, host, "wait running", waitStep(wait.Window), a.WaitRunning, wait, &wr); err != nil {
+		return nil, err
+	}
+	h.outcome.Verdict, h.outcome.Detail = wr.Verdict, wr.Detail
+	switch wr.Verdict {
+	case commands.Healthy.String():
+		return nil, nil
+	case commands.Unhealthy.String():
+		if in.Spec.Health.Unhealthy == "rollback" {
+			return nil, &stepError{host: host, step: "wait running", err: errors.New(wr.Detail + " (health.unhealthy: rollback)")}
+		}
+		d.note(ctx, host, "health", "warning", wr.Detail)
+		return []string{fmt.Sprintf("host %s: %s", host, wr.Detail)}, nil
+	default:
+		return nil, &stepError{host: host, step: "wait running", err: fmt.Errorf("%s: %s after %s", wr.Verdict, wr.Detail, d.window())}
+	}
+}
+
+// rollbackTarget is the release a failed deploy of version returns to:
+// what current points at, unless that is the version itself (a redeploy),
+// then the newest older release not marked failed.
+func rollbackTarget(st commands.State, version string) string {
+	if st.Current != "" && st.Current != version && !st.Failed(st.Current) {
+		return st.Current
+	}
+	for _, r := range st.Releases { // newest first
+		if r.Version != version && !r.Failed {
+			return r.Version
+		}
+	}
+	return ""
+}
+
+func versionsOf(st commands.State) string {
+	if len(st.Releases) == 0 {
+		return "no releases"
+	}
+	vs := make([]string, len(st.Releases))
+	for i, r := range st.Releases {
+		vs[i] = r.Version
+	}
+	return strings.Join(vs, ", ")
+}
+
+// retain clears the failed mark of the release that just succeeded and
+// prunes old releases. It never fails the deploy: the release is live.
+func (d *deploy) retain(ctx workflow.Context) {
+	for _, h := range d.hosts {
+		host := h.t.Label()
+		rel := activities.ReleaseInput{Target: h.t, Version: d.in.Version}
+		if err := d.step(ctx, host, "clear failed mark", quickStep, a.ClearFailed, rel, nil); err != nil {
+			continue
+		}
+		protect := []string{d.in.Version}
+		if h.prev != "" {
+			protect = append(protect, h.prev)
+		}
+		prune := activities.PruneInput{Target: h.t, Keep: d.in.Spec.KeepReleases, Protect: protect}
+		var pr activities.PruneResult
+		if err := d.step(ctx, host, "prune releases", quickStep, a.PruneReleases, prune, &pr); err == nil {
+			h.outcome.Pruned = pr.Removed
+		}
+	}
+}
+
+// rootMessage is the innermost failure message: what actually went wrong.
+func rootMessage(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message()
+	}
+	var timeout *temporal.TimeoutError
+	if errors.As(err, &timeout) {
+		return "timed out (" + timeout.TimeoutType().String() + ")"
+	}
+	var canceled *temporal.CanceledError
+	if errors.As(err, &canceled) {
+		return "cancelled"
+	}
+	return err.Error()
+}

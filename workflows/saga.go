@@ -1,0 +1,148 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hoist-dev/hoist/activities"
+	"github.com/hoist-dev/hoist/commands"
+	"github.com/hoist-dev/hoist/remote"
+)
+
+// fail runs the compensation for every host this deploy changed, newest
+// first, and turns the failure into the error the CLI explains. It runs
+// on a disconnected context: when the deploy was cancelled, its own
+// context is already cancelled exactly when compensation is needed.
+func (d *deploy) fail(ctx workflow.Context, cause error) error {
+	cancelled := temporal.IsCanceledError(cause) || errors.Is(ctx.Err(), workflow.ErrCanceled)
+	details := FailureDetails{Version: d.in.Version, Kind: d.in.Kind, Cause: rootMessage(cause), Cancelled: cancelled}
+	var se *stepError
+	if errors.As(cause, &se) {
+		details.Host, details.Step = se.host, se.step
+	}
+	if cancelled {
+		details.Cause = "cancelled"
+	}
+	d.progress.Phase = "rolling back"
+	cctx, _ := workflow.NewDisconnectedContext(ctx)
+
+	var targets []string
+	for i := len(d.hosts) - 1; i >= 0; i-- {
+		h := d.hosts[i]
+		if h.prev == "" {
+			if h.switched {
+				details.NothingToRollBackTo = true
+			}
+			d.markFailed(cctx, h)
+			continue
+		}
+		if problem := d.undo(cctx, h); problem != "" {
+			details.RollbackFailed = true
+			details.Recovery = append(details.Recovery, problem)
+		}
+		targets = appendUnique(targets, h.prev)
+	}
+	details.RolledBackTo = strings.Join(targets, ", ")
+	d.progress.Phase = "done"
+
+	msg := failureMessage(details)
+	if cancelled {
+		return temporal.NewCanceledError(details)
+	}
+	return temporal.NewNonRetryableApplicationError(msg, FailureType, cause, details)
+}
+
+// undo puts one host back on its previous release and checks it runs.
+// It returns "" on success, else what state the host is in and how to
+// recover by hand.
+func (d *deploy) undo(ctx workflow.Context, h *hostRun) string {
+	host, v, prev := h.t.Label(), d.in.Version, h.prev
+	failed := activities.ReleaseInput{Target: h.t, Version: v}
+	back := activities.ReleaseInput{Target: h.t, Version: prev}
+	if !h.switched {
+		return ""
+	}
+	var problems []string
+	if h.started {
+		// Stop the failed release before the previous one starts on the
+		// same ports; a failure here is noted, not fatal: up replaces it.
+		if err := d.step(ctx, host, "rollback: down "+v, composeStep, a.StopRelease, failed, nil); err != nil {
+			problems = append(problems, "down of "+v+" failed: "+rootMessage(err))
+		}
+	}
+	if err := d.step(ctx, host, "rollback: switch current to "+prev, quickStep, a.SwitchCurrent, back, nil); err != nil {
+		return d.recovery(h, append(problems, "switch back failed: "+rootMessage(err)))
+	}
+	if h.started {
+		var started activities.StartResult
+		if err := d.step(ctx, host, "rollback: up "+prev, composeStep, a.StartRelease, back, &started); err != nil {
+			return d.recovery(h, append(problems, "up of "+prev+" failed: "+rootMessage(err)))
+		}
+		wait := activities.WaitInput{Target: h.t, Version: prev, Services: d.in.Spec.Services,
+			Window: d.window(), Poll: d.in.Poll, Baseline: started.Baseline}
+		var wr activities.WaitResult
+		if err := d.step(ctx, host, "rollback: verify "+prev+" running", waitStep(wait.Window), a.WaitRunning, wait, &wr); err != nil {
+			return d.recovery(h, append(problems, "verifying "+prev+" failed: "+rootMessage(err)))
+		}
+		if wr.Verdict != commands.Healthy.String() && wr.Verdict != commands.Unhealthy.String() {
+			return d.recovery(h, append(problems, fmt.Sprintf("previous release %s is not running either: %s", prev, wr.Detail)))
+		}
+	}
+	d.markFailed(ctx, h)
+	return ""
+}
+
+func (d *deploy) markFailed(ctx workflow.Context, h *hostRun) {
+	if d.in.Kind == KindDeploy && !h.switched {
+		return // the release never went live here
+	}
+	rel := activities.ReleaseInput{Target: h.t, Version: d.in.Version}
+	_ = d.step(ctx, h.t.Label(), "mark "+d.in.Version+" failed", quickStep, a.MarkFailed, rel, nil)
+}
+
+// recovery tells the person on call what a host is left with and the
+// commands that finish the rollback by hand.
+func (d *deploy) recovery(h *hostRun, problems []string) string {
+	base := h.t.Base
+	project := h.t.Service
+	return fmt.Sprintf("host %s: %s. To recover: ssh %s, then: cd %s && ln -sfn %s .current.tmp && mv -T .current.tmp current && cd %s && docker compose --project-name %s up -d && docker compose --project-name %s ps",
+		h.t.Label(), strings.Join(problems, "; "), h.t.Host,
+		shq(base), shq(h.prev), shq(base+"/"+h.prev), shq(project), shq(project))
+}
+
+func shq(s string) string { return remote.Quote(s) }
+
+func appendUnique(xs []string, x string) []string {
+	for _, y := range xs {
+		if y == x {
+			return xs
+		}
+	}
+	return append(xs, x)
+}
+
+// failureMessage is the line the seed's playbook printed, plus the cause.
+func failureMessage(f FailureDetails) string {
+	what := "Deployment of version " + f.Version
+	if f.Kind == KindRollback {
+		what = "Rollback to version " + f.Version
+	}
+	where := ""
+	if f.Host != "" {
+		where = fmt.Sprintf(" (host %s, step %s)", f.Host, f.Step)
+	}
+	switch {
+	case f.RollbackFailed:
+		return fmt.Sprintf("❌ %s failed%s: %s. Rolling back to %s FAILED too: %s", what, where, f.Cause, f.RolledBackTo, strings.Join(f.Recovery, " | "))
+	case f.RolledBackTo != "":
+		return fmt.Sprintf("❌ %s failed! Rolled back to %s. Cause%s: %s", what, f.RolledBackTo, where, f.Cause)
+	case f.NothingToRollBackTo:
+		return fmt.Sprintf("❌ %s failed%s: %s. Nothing to roll back to: there was no previous release.", what, where, f.Cause)
+	default:
+		return fmt.Sprintf("❌ %s failed%s: %s. No host had been changed.", what, where, f.Cause)
+	}
+}

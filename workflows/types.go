@@ -1,0 +1,109 @@
+// Package workflows holds hoist's Temporal workflows: deterministic
+// orchestration of the activities, with the rollback as a saga
+// compensation. No I/O, clocks or goroutines here.
+package workflows
+
+import (
+	"time"
+
+	"github.com/hoist-dev/hoist/activities"
+	"github.com/hoist-dev/hoist/config"
+)
+
+// Names as they appear in the Temporal Web UI and CLI.
+const (
+	DeployWorkflowName = "Deploy"
+	StatusWorkflowName = "Status"
+	ProgressQuery      = "progress"
+	FailureType        = "DeployFailed"
+)
+
+// Kinds of deploy.
+const (
+	KindDeploy   = "deploy"   // ship a new release bundle
+	KindRollback = "rollback" // switch back to a release already on the hosts
+)
+
+// DeployWorkflowID is the deploy lock: one deploy or rollback per service
+// at a time, enforced by Temporal's workflow-ID uniqueness.
+func DeployWorkflowID(service string) string { return "deploy/" + service }
+
+// DeployInput is the whole deploy spec. It holds no credentials.
+type DeployInput struct {
+	Spec    config.Spec `json:"spec"`
+	Version string      `json:"version"`
+	Kind    string      `json:"kind"`             // KindDeploy (default) or KindRollback
+	Bundle  []byte      `json:"bundle,omitempty"` // the release files, for KindDeploy
+	// Poll overrides how often container state is read while waiting.
+	Poll time.Duration `json:"poll,omitempty"`
+}
+
+// HostOutcome is what happened on one host.
+type HostOutcome struct {
+	Host     string   `json:"host"`
+	Previous string   `json:"previous,omitempty"` // the rollback target recorded before the switch
+	Verdict  string   `json:"verdict,omitempty"`
+	Detail   string   `json:"detail,omitempty"`
+	Pruned   []string `json:"pruned,omitempty"`
+}
+
+// Outcomes of a deploy that did not fail.
+const (
+	OutcomeDeployed = "deployed"
+	OutcomeWarning  = "warning" // running but unhealthy, health.unhealthy: warn
+)
+
+// DeployResult is returned when the deploy did not fail.
+type DeployResult struct {
+	Service  string        `json:"service"`
+	Version  string        `json:"version"`
+	Kind     string        `json:"kind"`
+	Outcome  string        `json:"outcome"`
+	Warnings []string      `json:"warnings,omitempty"`
+	Hosts    []HostOutcome `json:"hosts"`
+}
+
+// FailureDetails travel with a failed deploy's error, so the CLI can say
+// exactly what happened and what the fleet runs now.
+type FailureDetails struct {
+	Version             string `json:"version"`
+	Kind                string `json:"kind"`
+	Host                string `json:"host"`  // where the deploy failed
+	Step                string `json:"step"`  // which step failed
+	Cause               string `json:"cause"` // why
+	RolledBackTo        string `json:"rolled_back_to,omitempty"`
+	NothingToRollBackTo bool   `json:"nothing_to_roll_back_to,omitempty"`
+	Cancelled           bool   `json:"cancelled,omitempty"`
+	// RollbackFailed: the previous release did not come back on some
+	// host; Recovery says per host what state it is in and what to run.
+	RollbackFailed bool     `json:"rollback_failed,omitempty"`
+	Recovery       []string `json:"recovery,omitempty"`
+}
+
+// Event is one step on one host, for `hoist deploy`'s live output and the
+// progress query.
+type Event struct {
+	Seq    int           `json:"seq"`
+	Host   string        `json:"host"`
+	Step   string        `json:"step"`
+	State  string        `json:"state"` // started | ok | failed | skipped
+	Detail string        `json:"detail,omitempty"`
+	Took   time.Duration `json:"took,omitempty"`
+}
+
+// Progress answers the progress query.
+type Progress struct {
+	Events []Event `json:"events"`
+	Phase  string  `json:"phase"` // deploying | rolling back | done
+}
+
+// StatusInput asks for the state of every host of a service.
+type StatusInput struct {
+	Spec config.Spec `json:"spec"`
+}
+
+// StatusResult is the state of every host, in config order.
+type StatusResult struct {
+	Hosts  []activities.HostStatus `json:"hosts"`
+	Errors []string                `json:"errors,omitempty"` // hosts that could not be read
+}
