@@ -185,24 +185,15 @@ func (a *Activities) PullImages(ctx context.Context, in ReleaseInput) error {
 	return err
 }
 
-// StartRelease runs compose up for the release, first noting the restart
-// counts of containers up may leave in place.
+// StartRelease runs compose up for the release.
 func (a *Activities) StartRelease(ctx context.Context, in ReleaseInput) (StartResult, error) {
-	t := in.Target
-	before, err := a.projectContainers(ctx, t)
+	stop := a.heartbeat(ctx, "up")
+	defer stop()
+	res, err := a.run(ctx, in.Target, "up, release "+in.Version, in.Target.compose(in.Version).Up())
 	if err != nil {
 		return StartResult{}, err
 	}
-	var res StartResult
-	for _, c := range before {
-		res.Baseline = append(res.Baseline, RestartBaseline{ID: c.ID, RestartCount: c.RestartCount})
-	}
-	stop := a.heartbeat(ctx, "up")
-	defer stop()
-	if _, err := a.run(ctx, t, "up, release "+in.Version, t.compose(in.Version).Up()); err != nil {
-		return StartResult{}, err
-	}
-	return res, nil
+	return StartResult{UpAt: commands.ParseUpStart(res.Stdout)}, nil
 }
 
 // StopRelease runs compose down for the release.

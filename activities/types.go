@@ -59,26 +59,22 @@ type LoginResult struct {
 	Server string `json:"server"`
 }
 
-// RestartBaseline is a container's restart count before up, so a container
-// that up left in place is not judged on restarts from before the deploy.
-type RestartBaseline struct {
-	ID           string `json:"id"`
-	RestartCount int    `json:"restart_count"`
-}
-
-// StartResult is what StartRelease saw before it started the release.
+// StartResult is what StartRelease saw when it started the release.
 type StartResult struct {
-	Baseline []RestartBaseline `json:"baseline,omitempty"`
+	// UpAt is the host's clock just before compose up: containers created
+	// earlier were left in place by up, and their restarts from before the
+	// deploy do not count against it.
+	UpAt string `json:"up_at,omitempty"`
 }
 
 // WaitInput bounds the running check.
 type WaitInput struct {
-	Target   Target            `json:"target"`
-	Version  string            `json:"version"`
-	Services []string          `json:"services,omitempty"` // empty: every service of the project
-	Window   time.Duration     `json:"window"`             // retries × delay, as in the seed
-	Poll     time.Duration     `json:"poll"`               // how often state is read
-	Baseline []RestartBaseline `json:"baseline,omitempty"`
+	Target   Target        `json:"target"`
+	Version  string        `json:"version"`
+	Services []string      `json:"services,omitempty"` // empty: every service of the project
+	Window   time.Duration `json:"window"`             // retries × delay, as in the seed
+	Poll     time.Duration `json:"poll"`               // how often state is read
+	UpAt     string        `json:"up_at,omitempty"`    // from StartResult
 }
 
 // WaitResult is the verdict at the moment the wait ended.

@@ -25,12 +25,12 @@ func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult,
 		poll = 250 * time.Millisecond
 	}
 	deadline := time.Now().Add(in.Window)
+	// Restarts count from the moment a container is first seen, unless up
+	// created it: then every restart since creation is a crash.
 	baseline := map[string]int{}
-	for _, b := range in.Baseline {
-		baseline[b.ID] = b.RestartCount
-	}
 	var res WaitResult
 	var ids []string
+	inspectFailures := 0
 	for {
 		if len(ids) == 0 {
 			out, err := a.run(ctx, t, "wait running, release "+in.Version, t.compose(in.Version).ContainerIDs(in.Services...))
@@ -43,15 +43,27 @@ func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult,
 		if len(ids) > 0 {
 			out, err := a.SSH.Run(ctx, t.Host, commands.InspectContainers(ids...))
 			var exit *sshexec.ExitError
-			if errors.As(err, &exit) {
+			switch {
+			case errors.As(err, &exit) && inspectFailures < 3:
+				inspectFailures++
 				ids = nil // a container went away: list again
-			} else if err != nil {
+			case err != nil:
 				return res, fail(t, "wait running, release "+in.Version, err)
+			default:
+				inspectFailures = 0
 			}
 			cs = commands.ParseContainers(out.Stdout)
 		}
 		for i := range cs {
-			cs[i].RestartCount -= min(baseline[cs[i].ID], cs[i].RestartCount)
+			c := &cs[i]
+			b, seen := baseline[c.ID]
+			if !seen {
+				if in.UpAt == "" || c.CreatedBefore(in.UpAt) {
+					b = c.RestartCount
+				}
+				baseline[c.ID] = b
+			}
+			c.RestartCount -= min(b, c.RestartCount)
 		}
 		res.Polls++
 		v, detail := commands.Judge(cs)

@@ -21,7 +21,7 @@ func TestBuilders(t *testing.T) {
 		{"clear failed", l.ClearFailed("v2").String(), `rm -f -- '/srv/my apps/web/v2/.hoist-failed'`},
 		{"remove", l.RemoveReleases("v1", "v0").String(), `rm -rf -- '/srv/my apps/web/v1' '/srv/my apps/web/v0'`},
 		{"pull", c.Pull().String(), `cd '/srv/my apps/web/20251121050000' && docker compose --project-name web pull --quiet`},
-		{"up", c.Up().String(), `cd '/srv/my apps/web/20251121050000' && docker compose --project-name web up --detach --remove-orphans`},
+		{"up", c.Up().String(), `cd '/srv/my apps/web/20251121050000' && date -u +%Y-%m-%dT%H:%M:%S.%NZ && docker compose --project-name web up --detach --remove-orphans`},
 		{"down", c.Down().String(), `cd '/srv/my apps/web/20251121050000' && docker compose --project-name web down --remove-orphans`},
 		{"ids", c.ContainerIDs("api", "worker").String(), `cd '/srv/my apps/web/20251121050000' && docker compose --project-name web ps --all --quiet api worker`},
 		{"login", RegistryLogin("r.example:5000", "ci", []byte("pw")).String(), `docker login --username ci --password-stdin r.example:5000`},
@@ -122,9 +122,17 @@ func TestJudge(t *testing.T) {
 }
 
 func TestParseContainers(t *testing.T) {
-	out := "abc\t/web-web-1\tweb\trunning\thealthy\t0\t0\t2025-11-21T05:00:00Z\nxyz\t/web-db-1\tdb\texited\t\t2\t137\t2025-11-21T05:00:01Z\n"
+	out := "abc\t/web-web-1\tweb\t0\t2025-11-21T05:00:00.1Z\t{\"Status\":\"running\",\"ExitCode\":0,\"StartedAt\":\"2025-11-21T05:00:00Z\",\"Health\":{\"Status\":\"healthy\",\"FailingStreak\":0}}\n" +
+		"xyz\t/web-db-1\tdb\t2\t2025-11-21T04:00:00Z\t{\"Status\":\"exited\",\"ExitCode\":137,\"StartedAt\":\"2025-11-21T05:00:01Z\"}\n"
 	got := ParseContainers(out)
 	if len(got) != 2 || got[0].Name != "web-db-1" || got[0].ExitCode != 137 || got[0].RestartCount != 2 || got[1].Health != "healthy" {
 		t.Fatalf("got %+v", got)
+	}
+	up := ParseUpStart("2025-11-21T04:30:00.123456789Z\n Container web-web-1 Started\n")
+	if up == "" || !got[0].CreatedBefore(up) || got[1].CreatedBefore(up) {
+		t.Fatalf("created before %q: db %v web %v", up, got[0].CreatedBefore(up), got[1].CreatedBefore(up))
+	}
+	if ParseUpStart("Container started") != "" {
+		t.Fatal("junk taken for a time")
 	}
 }

@@ -24,8 +24,13 @@ func (c Compose) cmd(args ...string) remote.Command {
 func (c Compose) Pull() remote.Command { return c.cmd("pull", "--quiet") }
 
 // Up starts the release, replacing the project's containers, and removes
-// containers of services the release no longer has.
-func (c Compose) Up() remote.Command { return c.cmd("up", "--detach", "--remove-orphans") }
+// containers of services the release no longer has. It first prints the
+// host's clock, so containers up created can be told from ones it left in
+// place without another round trip (see ParseUpStart).
+func (c Compose) Up() remote.Command {
+	up := c.cmd("up", "--detach", "--remove-orphans")
+	return remote.Command{Dir: up.Dir, Steps: append([][]string{{"date", "-u", "+%Y-%m-%dT%H:%M:%S.%NZ"}}, up.Steps...)}
+}
 
 // Down stops and removes the project's containers.
 func (c Compose) Down() remote.Command { return c.cmd("down", "--remove-orphans") }
@@ -37,7 +42,9 @@ func (c Compose) ContainerIDs(services ...string) remote.Command {
 }
 
 // ContainerStateFormat renders one line per container for ParseContainers.
-const ContainerStateFormat = `{{.Id}}	{{.Name}}	{{index .Config.Labels "com.docker.compose.service"}}	{{.State.Status}}	{{if .State.Health}}{{.State.Health.Status}}{{end}}	{{.RestartCount}}	{{.State.ExitCode}}	{{.State.StartedAt}}`
+// State goes out as JSON: docker's templates fail on a missing Health key
+// (containers without a healthcheck), and JSON keeps every field intact.
+const ContainerStateFormat = "{{.Id}}\t{{.Name}}\t{{index .Config.Labels \"com.docker.compose.service\"}}\t{{.RestartCount}}\t{{.Created}}\t{{json .State}}"
 
 // InspectContainers reads the state of containers by ID in one call.
 func InspectContainers(ids ...string) remote.Command {

@@ -1,9 +1,11 @@
 package commands
 
 import (
+	"encoding/json"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Release is one release folder found on a host.
@@ -127,22 +129,57 @@ type Container struct {
 	RestartCount int    `json:"restart_count,omitempty"`
 	ExitCode     int    `json:"exit_code,omitempty"`
 	StartedAt    string `json:"started_at,omitempty"`
+	Created      string `json:"created,omitempty"` // RFC 3339, the host's clock
+}
+
+// CreatedBefore reports whether the container was created before t, an
+// RFC 3339 time on the same host's clock. Unparseable times count as
+// before: the container is then judged on new restarts only.
+func (c Container) CreatedBefore(t string) bool {
+	ct, err1 := time.Parse(time.RFC3339Nano, c.Created)
+	tt, err2 := time.Parse(time.RFC3339Nano, t)
+	if err1 != nil || err2 != nil {
+		return true
+	}
+	return ct.Before(tt)
+}
+
+// ParseUpStart reads the host clock Compose.Up prints first.
+func ParseUpStart(out string) string {
+	line, _, _ := strings.Cut(out, "\n")
+	line = strings.TrimSpace(line)
+	if _, err := time.Parse(time.RFC3339Nano, line); err != nil {
+		return ""
+	}
+	return line
 }
 
 // ParseContainers reads the output of InspectContainers.
 func ParseContainers(out string) []Container {
 	var cs []Container
 	for _, line := range strings.Split(out, "\n") {
-		f := strings.Split(line, "\t")
-		if len(f) != 8 {
+		f := strings.SplitN(line, "\t", 6)
+		if len(f) != 6 {
 			continue
 		}
-		rc, _ := strconv.Atoi(f[5])
-		ec, _ := strconv.Atoi(f[6])
-		cs = append(cs, Container{
-			ID: f[0], Name: strings.TrimPrefix(f[1], "/"), Service: f[2], Status: f[3],
-			Health: f[4], RestartCount: rc, ExitCode: ec, StartedAt: f[7],
-		})
+		var st struct {
+			Status    string
+			ExitCode  int
+			StartedAt string
+			Health    *struct{ Status string }
+		}
+		if json.Unmarshal([]byte(f[5]), &st) != nil {
+			continue
+		}
+		rc, _ := strconv.Atoi(f[3])
+		c := Container{
+			ID: f[0], Name: strings.TrimPrefix(f[1], "/"), Service: f[2], Status: st.Status,
+			RestartCount: rc, ExitCode: st.ExitCode, StartedAt: st.StartedAt, Created: f[4],
+		}
+		if st.Health != nil {
+			c.Health = st.Health.Status
+		}
+		cs = append(cs, c)
 	}
 	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
 	return cs

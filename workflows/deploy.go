@@ -163,7 +163,7 @@ func (d *deploy) deployHost(ctx workflow.Context, t activities.Target) (warnings
 		return nil, err
 	}
 	wait := activities.WaitInput{Target: t, Version: in.Version, Services: in.Spec.Services,
-		Window: d.window(), Poll: in.Poll, Baseline: started.Baseline}
+		Window: d.window(), Poll: in.Poll, UpAt: started.UpAt}
 	var wr activities.WaitResult
 	if err := d.step(ctx, host, "wait running", waitStep(wait.Window), a.WaitRunning, wait, &wr); err != nil {
 		return nil, err

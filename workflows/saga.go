@@ -83,7 +83,7 @@ func (d *deploy) undo(ctx workflow.Context, h *hostRun) string {
 			return d.recovery(h, append(problems, "up of "+prev+" failed: "+rootMessage(err)))
 		}
 		wait := activities.WaitInput{Target: h.t, Version: prev, Services: d.in.Spec.Services,
-			Window: d.window(), Poll: d.in.Poll, Baseline: started.Baseline}
+			Window: d.window(), Poll: d.in.Poll, UpAt: started.UpAt}
 		var wr activities.WaitResult
 		if err := d.step(ctx, host, "rollback: verify "+prev+" running", waitStep(wait.Window), a.WaitRunning, wait, &wr); err != nil {
 			return d.recovery(h, append(problems, "verifying "+prev+" failed: "+rootMessage(err)))
