@@ -1,0 +1,567 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fixture makes a folder to resolve `files` against:
+//
+//	dist/compose.yaml    a good files folder
+//	notdir               a file
+//	empty/               no compose file
+//	two/                 compose.yaml and docker-compose.yml
+//	dirchild/            compose.yaml is a folder
+func fixture(t testing.TB) string {
+	t.Helper()
+	base := t.TempDir()
+	mk := func(name, content string) {
+		p := filepath.Join(base, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("dist/compose.yaml", "services: {web: {image: nginx}}\n")
+	mk("dist/.env", "A=1\n")
+	mk("notdir", "x")
+	mk("two/compose.yaml", "services: {}\n")
+	mk("two/docker-compose.yml", "services: {}\n")
+	if err := os.MkdirAll(filepath.Join(base, "empty"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(base, "dirchild", "compose.yaml"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return base
+}
+
+const fullConfig = `service: hono-demo
+remote_base: /srv/studio/js-apps/hono-demo
+files: ./dist
+services: [web, worker]
+hosts:
+  - deploy@10.0.0.5
+  - web2
+  - "[2001:DB8::1]:2222"
+  - ops@::1
+  - {address: app.example.com, port: 2200, user: ops, name: app-1}
+ssh: { user: deploy, port: 22 }
+registry:
+  type: ecr
+  region: us-west-2
+  server: 912951144733.dkr.ecr.us-west-2.amazonaws.com
+wait: { retries: 10, delay: 2s }
+health: { unhealthy: rollback }
+keep_releases: 5
+`
+
+func TestParseFull(t *testing.T) {
+	base := fixture(t)
+	got, err := Parse([]byte(fullConfig), "hoist.yml", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Spec{
+		Service:     "hono-demo",
+		RemoteBase:  "/srv/studio/js-apps/hono-demo",
+		FilesDir:    filepath.Join(base, "dist"),
+		ComposeFile: "compose.yaml",
+		Services:    []string{"web", "worker"},
+		Hosts: []Host{
+			{Address: "10.0.0.5", User: "deploy", Port: 22},
+			{Address: "web2", User: "deploy", Port: 22},
+			{Address: "2001:db8::1", User: "deploy", Port: 2222},
+			{Address: "::1", User: "ops", Port: 22},
+			{Name: "app-1", Address: "app.example.com", User: "ops", Port: 2200},
+		},
+		Registry:     Registry{Type: RegistryECR, Region: "us-west-2", Server: "912951144733.dkr.ecr.us-west-2.amazonaws.com"},
+		Wait:         Wait{Retries: 10, Delay: 2 * time.Second},
+		Health:       Health{Unhealthy: HealthRollback},
+		KeepReleases: 5,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
+	}
+	targets := []string{"deploy@10.0.0.5:22", "deploy@web2:22", "deploy@[2001:db8::1]:2222", "ops@[::1]:22", "ops@app.example.com:2200"}
+	for i, h := range got.Hosts {
+		if h.Target() != targets[i] {
+			t.Errorf("hosts[%d].Target() = %q, want %q", i, h.Target(), targets[i])
+		}
+	}
+	if s := got.Hosts[4].String(); s != "app-1" {
+		t.Errorf("String() = %q, want the name", s)
+	}
+
+	// The spec crosses the workflow boundary as JSON and comes back valid.
+	data, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"remote_base"`, `"compose_file"`, `"keep_releases"`, `"unhealthy"`} {
+		if !strings.Contains(string(data), key) {
+			t.Errorf("JSON %s lacks %s", data, key)
+		}
+	}
+	var back Spec
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	want.FilesDir = ""
+	if !reflect.DeepEqual(&back, want) {
+		t.Fatalf("JSON round trip:\ngot  %+v\nwant %+v", back, *want)
+	}
+	if err := back.Validate(); err != nil {
+		t.Fatalf("Validate after JSON: %v", err)
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	base := fixture(t)
+	cfg := "service: app\nremote_base: /srv/my apps/app\nfiles: dist\nhosts: [web1]\n"
+	got, err := Parse([]byte(cfg), "hoist.yml", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Spec{
+		Service:      "app",
+		RemoteBase:   "/srv/my apps/app",
+		FilesDir:     filepath.Join(base, "dist"),
+		ComposeFile:  "compose.yaml",
+		Hosts:        []Host{{Address: "web1"}},
+		Registry:     Registry{Type: RegistryNone},
+		Wait:         Wait{Retries: 6, Delay: 5 * time.Second},
+		Health:       Health{Unhealthy: HealthWarn},
+		KeepReleases: 3,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
+	}
+	// A bare alias stays bare so that ~/.ssh/config applies.
+	if tg := got.Hosts[0].Target(); tg != "web1" {
+		t.Errorf("Target() = %q, want web1", tg)
+	}
+}
+
+func TestParseOtherForms(t *testing.T) {
+	base := fixture(t)
+	head := "service: app\nremote_base: /srv/app\nfiles: dist\n"
+	cases := []struct {
+		name, yaml string
+		check      func(*Spec) bool
+	}{
+		{"basic registry", head + "hosts: [h]\nregistry: {type: basic, server: 'registry.example.com:5000', username: ci, password_env: REGISTRY_PASSWORD}\n",
+			func(s *Spec) bool {
+				return s.Registry == Registry{Type: RegistryBasic, Server: "registry.example.com:5000", Username: "ci", PasswordEnv: "REGISTRY_PASSWORD"}
+			}},
+		{"ecr without server", head + "hosts: [h]\nregistry: {type: ecr, region: eu-central-1}\n",
+			func(s *Spec) bool { return s.Registry == Registry{Type: RegistryECR, Region: "eu-central-1"} }},
+		{"explicit none", head + "hosts: [h]\nregistry: {type: none}\n",
+			func(s *Spec) bool { return s.Registry.Type == RegistryNone }},
+		{"ssh defaults only fill gaps", head + "ssh: {user: deploy, port: 2222}\nhosts: [root@a, 'b:22', {address: c, user: x, port: 23}]\n",
+			func(s *Spec) bool {
+				return reflect.DeepEqual(s.Hosts, []Host{{Address: "a", User: "root", Port: 2222}, {Address: "b", User: "deploy", Port: 22}, {Address: "c", User: "x", Port: 23}})
+			}},
+		{"bracketed address in mapping", head + "hosts: [{address: '[fe80::1]', port: 22}]\n",
+			func(s *Spec) bool { return s.Hosts[0].Target() == "[fe80::1]:22" }},
+		{"bare ipv6 without port", head + "hosts: ['2001:db8::5']\n",
+			func(s *Spec) bool { return s.Hosts[0].Target() == "2001:db8::5" }},
+		{"same host on two ports", head + "hosts: ['h:22', 'h:2222']\n",
+			func(s *Spec) bool { return len(s.Hosts) == 2 }},
+		{"nulls are absent", head + "hosts: [h]\nwait:\nhealth: ~\nregistry:\n",
+			func(s *Spec) bool {
+				return s.Wait.Retries == 6 && s.Health.Unhealthy == HealthWarn && s.Registry.Type == RegistryNone
+			}},
+		{"absolute files", "service: app\nremote_base: /srv/app\nfiles: " + filepath.Join(base, "dist") + "\nhosts: [h]\n",
+			func(s *Spec) bool { return s.FilesDir == filepath.Join(base, "dist") }},
+		{"comments and anchors without aliases", "# hoist\n" + head + "hosts: &h [h] # the hosts\n",
+			func(s *Spec) bool { return len(s.Hosts) == 1 }},
+		{"limits", head + "hosts: [h]\nwait: {retries: 1000, delay: 10m}\nkeep_releases: 100\n",
+			func(s *Spec) bool { return s.Wait.Delay == 10*time.Minute && s.KeepReleases == 100 }},
+		{"docker-compose.yml", "service: app\nremote_base: /srv/app\nfiles: dc\nhosts: [h]\n",
+			func(s *Spec) bool { return s.ComposeFile == "docker-compose.yml" }},
+	}
+	if err := os.MkdirAll(filepath.Join(base, "dc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(base, "dc", "docker-compose.yml"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := Parse([]byte(c.yaml), "hoist.yml", base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !c.check(s) {
+				t.Fatalf("unexpected spec %+v", s)
+			}
+		})
+	}
+}
+
+// base is a valid config of five lines; the malformed cases change one
+// line or add lines from line 6 on.
+const base = "service: app\nremote_base: /srv/app\nfiles: ./dist\nhosts:\n  - deploy@10.0.0.5\n"
+
+// set replaces the value of a top-level key of base, keeping every line
+// where it is.
+func set(key, value string) string {
+	lines := strings.Split(base, "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, key+":") {
+			lines[i] = key + ": " + value
+			if key == "hosts" {
+				lines[i+1] = ""
+			}
+			return strings.Join(lines, "\n")
+		}
+	}
+	panic("no key " + key)
+}
+
+// drop removes a top-level key (and, for hosts, its list) from base.
+func drop(key string) string {
+	var out []string
+	skip := false
+	for _, l := range strings.Split(base, "\n") {
+		if strings.HasPrefix(l, key+":") {
+			skip = true
+			continue
+		}
+		if skip && strings.HasPrefix(l, " ") {
+			continue
+		}
+		skip = false
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
+}
+
+func host(h string) string { return set("hosts", "["+h+"]") }
+
+type badCase struct {
+	name string
+	yaml string
+	want string // must appear in one problem: the field, or for unknown keys the key
+	line int    // the line that problem cites; 0: no line expected
+}
+
+var malformed = []badCase{
+	// YAML itself
+	{"bad yaml", "service: app\nremote_base: [/srv\n", "invalid YAML", 0},
+	{"bad indentation", "service: app\n  remote_base: /srv/app\n", "invalid YAML", 2},
+	{"tab indentation", "service: app\nhosts:\n\t- a\n", "invalid YAML", 3},
+	{"top level list", "- service\n- app\n", "must be a mapping", 1},
+	{"top level scalar", "hello\n", "must be a mapping", 1},
+	{"empty file", "", "is empty", 0},
+	{"only comments", "# nothing\n", "is empty", 0},
+	{"two documents", base + "---\nservice: other\n", "more than one YAML document", 6},
+	{"alias", base + "x: &a 1\nkeep_releases: *a\n", "aliases", 7},
+	{"merge key", base + "wait:\n  <<: {retries: 3}\n", `unknown key "<<"`, 7},
+
+	// unknown and repeated keys, at every level
+	{"unknown top key", base + "servces: [web]\n", `unknown key "servces" (did you mean "services"?)`, 6},
+	{"unknown wait key", base + "wait: {retry: 3}\n", `wait: unknown key "retry"`, 6},
+	{"unknown ssh key", base + "ssh:\n  username: deploy\n", `ssh: unknown key "username"`, 7},
+	{"unknown registry key", base + "registry:\n  type: basic\n  passwd: x\n", `registry: unknown key "passwd"`, 8},
+	{"unknown health key", base + "health: {unhealty: warn}\n", `health: unknown key "unhealty"`, 6},
+	{"unknown host key", host("{address: h, prot: 22}"), `hosts[0]: unknown key "prot"`, 4},
+	{"repeated key", base + "service: other\n", "service: is set twice (first on line 1)", 6},
+	{"non-scalar key", base + "? [a]\n: b\n", "keys must be plain names", 6},
+
+	// wrong types
+	{"hosts is a number", set("hosts", "5"), "hosts: must be a list", 4},
+	{"hosts is a mapping", set("hosts", "{a: b}"), "hosts: must be a list", 4},
+	{"host is a list", host("[a, b]"), "hosts[0]", 4},
+	{"services is a string", base + "services: web\n", "services: must be a list", 6},
+	{"service is a list", set("service", "[a]"), "service: must be a string", 1},
+	{"remote_base is a mapping", set("remote_base", "{a: b}"), "remote_base: must be a string", 2},
+	{"wait is a number", base + "wait: 5\n", "wait: must be a mapping", 6},
+	{"retries quoted", base + "wait: {retries: \"6\"}\n", "wait.retries: must be a whole number", 6},
+	{"keep_releases float", base + "keep_releases: 2.5\n", "keep_releases: must be a whole number", 6},
+	{"keep_releases huge", base + "keep_releases: 99999999999999999999999\n", "keep_releases", 6},
+	{"ssh is a list", base + "ssh: [deploy]\n", "ssh: must be a mapping", 6},
+	{"registry is a string", base + "registry: ecr\n", "registry: must be a mapping", 6},
+	{"port quoted", host(`{address: h, port: "22"}`), "hosts[0].port: must be a whole number", 4},
+	{"binary tag", set("service", "!!binary YXBw"), "service: must be a string", 1},
+
+	// remote_base
+	{"remote_base relative", set("remote_base", "srv/app"), `remote_base: must be an absolute path, got "srv/app"`, 2},
+	{"remote_base dotdot", set("remote_base", "/srv/../etc"), "remote_base", 2},
+	{"remote_base root", set("remote_base", "/"), "remote_base", 2},
+	{"remote_base trailing slash", set("remote_base", "/srv/app/"), "remote_base: must be a clean path", 2},
+	{"remote_base double slash", set("remote_base", "/srv//app"), "remote_base: must be a clean path", 2},
+	{"remote_base dot", set("remote_base", "/srv/./app"), "remote_base: must be a clean path", 2},
+	{"remote_base newline", set("remote_base", `"/srv/a\nb"`), "remote_base", 2},
+	{"remote_base NUL", set("remote_base", `"/srv/a\0b"`), "remote_base", 2},
+	{"remote_base bidi", set("remote_base", `"/srv/a\u202eb"`), "remote_base", 2},
+	{"remote_base too long", set("remote_base", "/"+strings.Repeat("a", 4096)), "remote_base", 2},
+	{"remote_base empty", set("remote_base", `""`), "remote_base: must not be empty", 2},
+	{"remote_base missing", drop("remote_base"), "remote_base: is required", 0},
+
+	// service
+	{"service uppercase", set("service", "App"), "service", 1},
+	{"service space", set("service", "my app"), "service", 1},
+	{"service subshell", set("service", "$(id)"), "service", 1},
+	{"service leading dash", set("service", "-app"), "service", 1},
+	{"service too long", set("service", strings.Repeat("a", 64)), "service", 1},
+	{"service missing", drop("service"), "service: is required", 0},
+	{"service null", set("service", "~"), "service: is required", 1},
+
+	// hosts
+	{"hosts empty", set("hosts", "[]"), "hosts: must list at least one host", 4},
+	{"hosts missing", drop("hosts"), "hosts: must list at least one host", 0},
+	{"host semicolon", host("'deploy@h;reboot'"), "hosts[0].address", 4},
+	{"host backtick", host("'deploy@`id`'"), "hosts[0].address", 4},
+	{"host space", host("'deploy@my host'"), "hosts[0].address", 4},
+	{"host subshell", host("'$(id)'"), "hosts[0].address", 4},
+	{"host newline", host(`"h\nx"`), "hosts[0].address", 4},
+	{"host option", host("'-oProxyCommand=sh'"), "hosts[0].address", 4},
+	{"host port 0", host("'h:0'"), "hosts[0].port", 4},
+	{"host port 70000", host("'h:70000'"), "hosts[0].port", 4},
+	{"host port x", host("'h:x'"), "hosts[0].port", 4},
+	{"host port empty", host("'h:'"), "hosts[0].port", 4},
+	{"mapping port 0", host("{address: h, port: 0}"), "hosts[0].port", 4},
+	{"mapping port 70000", host("{address: h, port: 70000}"), "hosts[0].port", 4},
+	{"host user uppercase", host("Deploy@h"), "hosts[0].user", 4},
+	{"host user option", host("'-oX@h'"), "hosts[0].user", 4},
+	{"host user empty", host("'@h'"), "hosts[0].user", 4},
+	{"host user too long", host(strings.Repeat("u", 33) + "@h"), "hosts[0].user", 4},
+	{"mapping user with dollar", host("{address: h, user: $USER}"), "hosts[0].user", 4},
+	{"host bad ipv4", host("300.1.1.1"), "hosts[0].address", 4},
+	{"host numeric", host("'12345'"), "hosts[0].address", 4},
+	{"host ipv4 in brackets", host("'[10.0.0.1]:22'"), "hosts[0].address", 4},
+	{"host bracket garbage", host("'[::1]x'"), "hosts[0].address", 4},
+	{"host ipv6 zone", host("'fe80::1%eth0'"), "hosts[0].address", 4},
+	{"host empty label", host("'a..b'"), "hosts[0].address", 4},
+	{"host underscore", host("my_host"), "hosts[0].address", 4},
+	{"mapping without address", host("{user: deploy}"), "hosts[0].address: is required", 4},
+	{"mapping bad name", host("{address: h, name: 'a b'}"), "hosts[0].name", 4},
+	{"duplicate hosts", set("hosts", "[deploy@h, deploy@h]"), "hosts[1]", 4},
+	{"duplicate hosts after defaults", set("hosts", "[h, deploy@H]") + "ssh: {user: deploy}\n", "hosts[1]", 4},
+	{"duplicate ipv6 hosts", set("hosts", "['[::1]:22', '[0::1]:22']"), "hosts[1]", 4},
+	{"duplicate host names", set("hosts", "[{address: a, name: x}, {address: b, name: x}]"), "hosts[1].name", 4},
+	{"second host bad", "service: app\nremote_base: /srv/app\nfiles: ./dist\nhosts:\n  - ok\n  - 'bad host'\n", "hosts[1].address", 6},
+	{"ssh port 70000", base + "ssh: {port: 70000}\n", "ssh.port", 6},
+	{"ssh user uppercase", base + "ssh: {user: Root}\n", "ssh.user", 6},
+
+	// services
+	{"services space", base + "services: ['web app']\n", "services[0]", 6},
+	{"services dash", base + "services: ['-web']\n", "services[0]", 6},
+	{"services duplicate", base + "services:\n  - web\n  - web\n", "services[1]", 8},
+	{"services empty", base + "services: []\n", "services", 6},
+	{"services nested list", base + "services: [[web]]\n", "services[0]", 6},
+
+	// wait
+	{"delay without unit", base + "wait: {delay: \"5\"}\n", "wait.delay", 6},
+	{"delay number", base + "wait:\n  delay: 5\n", "wait.delay", 7},
+	{"delay negative", base + "wait: {delay: -1s}\n", "wait.delay", 6},
+	{"delay zero", base + "wait: {delay: 0s}\n", "wait.delay", 6},
+	{"delay an hour", base + "wait: {delay: 1h}\n", "wait.delay", 6},
+	{"retries 0", base + "wait: {retries: 0}\n", "wait.retries", 6},
+	{"retries 1001", base + "wait: {retries: 1001}\n", "wait.retries", 6},
+
+	// health
+	{"unhealthy maybe", base + "health: {unhealthy: maybe}\n", "health.unhealthy", 6},
+
+	// registry
+	{"registry gcr", base + "registry: {type: gcr}\n", `registry.type: must be none, basic or ecr, got "gcr"`, 6},
+	{"basic without password_env", base + "registry:\n  type: basic\n  server: r.example.com\n  username: ci\n", "registry.password_env: is required", 6},
+	{"basic password_env A-B", base + "registry: {type: basic, server: r.example.com, username: ci, password_env: A-B}\n", "registry.password_env", 6},
+	{"basic password as env", base + "registry: {type: basic, server: r.example.com, username: ci, password_env: 'hunter2!'}\n", "registry.password_env", 6},
+	{"basic without server", base + "registry: {type: basic, username: ci, password_env: P}\n", "registry.server: is required", 6},
+	{"basic without username", base + "registry: {type: basic, server: r.example.com, password_env: P}\n", "registry.username: is required", 6},
+	{"basic username with space", base + "registry: {type: basic, server: r.example.com, username: 'c i', password_env: P}\n", "registry.username", 6},
+	{"basic with region", base + "registry: {type: basic, server: r.example.com, username: ci, password_env: P, region: us-east-1}\n", "registry.region", 6},
+	{"server with scheme", base + "registry: {type: basic, server: 'https://r.example.com', username: ci, password_env: P}\n", "registry.server", 6},
+	{"server bad port", base + "registry: {type: basic, server: 'r.example.com:0', username: ci, password_env: P}\n", "registry.server", 6},
+	{"ecr without region", base + "registry: {type: ecr}\n", "registry.region: is required", 6},
+	{"ecr bad region", base + "registry:\n  type: ecr\n  region: us-west\n", "registry.region", 8},
+	{"ecr with username", base + "registry: {type: ecr, region: us-west-2, username: AWS}\n", "registry.username", 6},
+	{"fields without type", base + "registry: {server: r.example.com}\n", "registry.type: is required", 6},
+	{"none with server", base + "registry: {type: none, server: r.example.com}\n", "registry.server", 6},
+
+	// keep_releases
+	{"keep_releases 0", base + "keep_releases: 0\n", "keep_releases", 6},
+	{"keep_releases 101", base + "keep_releases: 101\n", "keep_releases", 6},
+
+	// files
+	{"files missing folder", set("files", "./nope"), "files: folder", 3},
+	{"files not a folder", set("files", "notdir"), "is not a folder", 3},
+	{"files without compose file", set("files", "empty"), "holds no compose file", 3},
+	{"files with two compose files", set("files", "two"), "more than one compose file", 3},
+	{"compose file is a folder", set("files", "dirchild"), "must be a regular file", 3},
+	{"files key missing", drop("files"), "files: is required", 0},
+	{"files empty", set("files", `""`), "files: must not be empty", 3},
+}
+
+func TestParseMalformed(t *testing.T) {
+	dir := fixture(t)
+	if len(malformed) < 40 {
+		t.Fatalf("only %d malformed cases", len(malformed))
+	}
+	seen := map[string]bool{}
+	for _, c := range malformed {
+		if seen[c.name] {
+			t.Fatalf("two cases named %q", c.name)
+		}
+		seen[c.name] = true
+		t.Run(c.name, func(t *testing.T) {
+			spec, err := Parse([]byte(c.yaml), "hoist.yml", dir)
+			if err == nil {
+				t.Fatalf("accepted:\n%s\n→ %+v", c.yaml, spec)
+			}
+			if spec != nil {
+				t.Errorf("returned a spec with the error")
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("%T is not a *config.Error: %v", err, err)
+			}
+			t.Log(err)
+			problems := Problems(err)
+			for _, p := range problems {
+				if p.File != "hoist.yml" || !strings.HasPrefix(p.Error(), "hoist.yml") {
+					t.Errorf("problem does not name the file: %q", p.Error())
+				}
+			}
+			for _, p := range problems {
+				if strings.Contains(p.Error(), c.want) && (c.line == 0 || p.Line == c.line) {
+					if c.line > 0 && !strings.HasPrefix(p.Error(), fmt.Sprintf("hoist.yml:%d: ", c.line)) {
+						t.Errorf("%q does not start with the line", p.Error())
+					}
+					return
+				}
+			}
+			t.Fatalf("no problem mentions %q on line %d; got:\n%v", c.want, c.line, err)
+		})
+	}
+}
+
+// All problems are reported together, in line order.
+func TestParseCollectsAll(t *testing.T) {
+	cfg := "service: App\nremote_base: srv\nfiles: ./nope\nhosts: ['a;b', 'h:0']\nwait: {retries: 0, delay: 1h}\nhealth: {unhealthy: maybe}\nkeep_releases: 0\nregistry: {type: gcr}\nbogus: 1\n"
+	_, err := Parse([]byte(cfg), "hoist.yml", fixture(t))
+	problems := Problems(err)
+	var fields []string
+	lastLine := 0
+	for _, p := range problems {
+		fields = append(fields, p.Field)
+		if p.Line < lastLine {
+			t.Errorf("problems out of line order: %v", err)
+		}
+		lastLine = p.Line
+	}
+	want := []string{"service", "remote_base", "files", "hosts[1].port", "hosts[0].address", "wait.retries", "wait.delay", "health.unhealthy", "keep_releases", "registry.type", ""}
+	if !reflect.DeepEqual(fields, want) {
+		t.Fatalf("fields %q\nwant   %q\n%v", fields, want, err)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := fixture(t)
+	path := filepath.Join(dir, "hoist.yml")
+	if err := os.WriteFile(path, []byte(base), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.FilesDir != filepath.Join(dir, "dist") {
+		t.Errorf("FilesDir = %q: not resolved against the config's folder", s.FilesDir)
+	}
+
+	_, err = Load(filepath.Join(dir, "missing.yml"))
+	var ce *Error
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "missing.yml: cannot read") {
+		t.Errorf("missing file: %v", err)
+	}
+
+	big := filepath.Join(dir, "big.yml")
+	if err := os.WriteFile(big, []byte(base+"#"+strings.Repeat("x", maxConfigBytes)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(big); !errors.As(err, &ce) {
+		t.Errorf("oversized file: %v", err)
+	}
+}
+
+func TestErrorFormat(t *testing.T) {
+	cases := []struct {
+		err  Error
+		want string
+	}{
+		{Error{File: "hoist.yml", Line: 3, Field: "remote_base", Msg: "bad"}, "hoist.yml:3: remote_base: bad"},
+		{Error{File: "hoist.yml", Field: "hosts", Msg: "bad"}, "hoist.yml: hosts: bad"},
+		{Error{File: "hoist.yml", Line: 7, Msg: `unknown key "x"`}, `hoist.yml:7: unknown key "x"`},
+		{Error{Field: "--version", Msg: "bad"}, "--version: bad"},
+	}
+	for _, c := range cases {
+		if got := c.err.Error(); got != c.want {
+			t.Errorf("got %q, want %q", got, c.want)
+		}
+	}
+	joined := errors.Join(&Error{Field: "a", Msg: "x"}, &Error{Field: "b", Msg: "y"})
+	if got := Problems(fmt.Errorf("wrapped: %w", joined)); len(got) != 2 {
+		t.Errorf("Problems found %d, want 2", len(got))
+	}
+	if Problems(errors.New("plain")) != nil || Problems(nil) != nil {
+		t.Errorf("Problems of a non-config error is not nil")
+	}
+}
+
+func TestHostTarget(t *testing.T) {
+	cases := []struct {
+		h            Host
+		target, show string
+	}{
+		{Host{Address: "web1"}, "web1", "web1"},
+		{Host{Address: "h", User: "deploy"}, "deploy@h", "deploy@h"},
+		{Host{Address: "h", Port: 2222}, "h:2222", "h:2222"},
+		{Host{Address: "::1", Port: 22}, "[::1]:22", "[::1]:22"},
+		{Host{Address: "::1", User: "u"}, "u@::1", "u@::1"},
+		{Host{Name: "db", Address: "10.0.0.9", User: "u", Port: 22}, "u@10.0.0.9:22", "db"},
+	}
+	for _, c := range cases {
+		if got := c.h.Target(); got != c.target {
+			t.Errorf("%+v.Target() = %q, want %q", c.h, got, c.target)
+		}
+		if got := c.h.String(); got != c.show {
+			t.Errorf("%+v.String() = %q, want %q", c.h, got, c.show)
+		}
+	}
+}
+
+// Validate guards specs that arrive from elsewhere, such as a workflow input.
+func TestValidate(t *testing.T) {
+	good := Spec{
+		Service: "app", RemoteBase: "/srv/app", ComposeFile: "compose.yaml",
+		Hosts:    []Host{{Address: "h"}},
+		Registry: Registry{Type: RegistryNone},
+		Wait:     Wait{Retries: 6, Delay: 5 * time.Second}, Health: Health{Unhealthy: HealthWarn}, KeepReleases: 3,
+	}
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	bad := good
+	bad.RemoteBase = "/srv/../etc"
+	bad.Hosts = []Host{{Address: "h;id"}}
+	bad.ComposeFile = "../compose.yaml"
+	err := bad.Validate()
+	for _, field := range []string{"remote_base", "hosts[0].address", "compose_file"} {
+		if !strings.Contains(fmt.Sprint(err), field) {
+			t.Errorf("Validate does not report %s: %v", field, err)
+		}
+	}
+}
