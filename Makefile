@@ -37,6 +37,9 @@ vet:
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
 
+demo:
+	demo/demo.sh
+
 bench: testbed-up images
 	$(GO) test -run '^$$' -bench . -benchtime 50x -tags integration ./...
 
