@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -120,8 +119,13 @@ func (a *Activities) run(ctx context.Context, t Target, step string, cmd remote.
 func (a *Activities) InspectHost(ctx context.Context, t Target) (commands.State, error) {
 	res, err := a.SSH.Run(ctx, t.Host, t.layout().Inspect())
 	var exit *sshexec.ExitError
-	if errors.As(err, &exit) && exit.Code == 1 && strings.Contains(exit.StderrTail, "No such file or directory") && len(res.Stdout) == 0 {
-		return commands.State{}, nil // no remote_base yet: a host never deployed to
+	if errors.As(err, &exit) {
+		// Inspect fails when remote_base does not exist yet: a host never
+		// deployed to. Ask rather than parse a localised message.
+		_, missing := a.SSH.Run(ctx, t.Host, t.layout().BaseExists())
+		if errors.As(missing, &exit) && exit.Code == 1 {
+			return commands.State{}, nil
+		}
 	}
 	if err != nil {
 		return commands.State{}, fail(t, "inspect", err)
@@ -158,23 +162,19 @@ func (a *Activities) SyncRelease(ctx context.Context, in SyncInput) (SyncResult,
 	return SyncResult{Uploaded: !up.Skipped}, nil
 }
 
-// SwitchCurrent points current at the release, atomically. Already
-// pointing there: nothing to do.
+// SwitchCurrent points current at the release, atomically. The command
+// is its own check: it refuses a release that is not there, and run again
+// it renames an identical link over current, which changes nothing.
 func (a *Activities) SwitchCurrent(ctx context.Context, in ReleaseInput) error {
 	t := in.Target
-	st, err := a.InspectHost(ctx, t)
-	if err != nil {
-		return err
-	}
-	if st.Current == in.Version {
-		return nil
-	}
-	if !st.Has(in.Version) {
+	_, err := a.SSH.Run(ctx, t.Host, t.layout().SwitchCurrent(in.Version))
+	var exit *sshexec.ExitError
+	if errors.As(err, &exit) && exit.Code == 1 && exit.StderrTail == "" {
+		// test -d failed: the release folder is not on this host.
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("host %s, step switch: release %s is not in %s", t.Label(), in.Version, t.Base), ErrMissing, nil)
 	}
-	_, err = a.run(ctx, t, "switch current to "+in.Version, t.layout().SwitchCurrent(in.Version))
-	return err
+	return fail(t, "switch current to "+in.Version, err)
 }
 
 // PullImages pulls the release's images while the running release serves.

@@ -25,6 +25,14 @@ func (l Layout) Inspect() remote.Command {
 		"-printf", `%y\t%P\t%l\0`).In(l.Base)
 }
 
+// BaseExists exits 0 when remote_base is a directory, 1 when it is not.
+func (l Layout) BaseExists() remote.Command {
+	if err := l.checkBase(); err != nil {
+		panic("commands: " + err.Error())
+	}
+	return remote.Cmd("test", "-d", l.Base)
+}
+
 // SwitchCurrent points current at version atomically: a new link under a
 // temporary name, then rename(2) over current (mv -T). ln -sfn on current
 // itself would unlink first and leave a moment with no current at all.

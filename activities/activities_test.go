@@ -1,0 +1,287 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/hoist-dev/hoist/commands"
+	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/remote"
+	"github.com/hoist-dev/hoist/sshexec"
+)
+
+// reply is what the fake host answers to one command line.
+type reply struct {
+	out  string
+	code int // non-zero: an *sshexec.ExitError
+	err  error
+}
+
+// fakeRunner answers expected command lines and fails the test on any
+// other: an activity that runs something unexpected is a bug.
+type fakeRunner struct {
+	t       *testing.T
+	mu      sync.Mutex
+	answers map[string][]reply // command line -> replies in order (last repeats)
+	ran     []remote.Command
+	uploads []string
+	upload  func(dir string) (sshexec.UploadResult, error)
+}
+
+func newFake(t *testing.T) *fakeRunner {
+	return &fakeRunner{t: t, answers: map[string][]reply{}}
+}
+
+func (f *fakeRunner) on(cmd remote.Command, r ...reply) { f.answers[cmd.String()] = r }
+
+func (f *fakeRunner) Run(_ context.Context, host string, cmd remote.Command, _ ...sshexec.RunOption) (sshexec.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ran = append(f.ran, cmd)
+	line := cmd.String()
+	rs, ok := f.answers[line]
+	if !ok {
+		f.t.Errorf("unexpected command on %s: %s", host, line)
+		return sshexec.Result{}, errors.New("unexpected command")
+	}
+	r := rs[0]
+	if len(rs) > 1 {
+		f.answers[line] = rs[1:]
+	}
+	res := sshexec.Result{Stdout: r.out, ExitCode: r.code}
+	if r.code != 0 {
+		res = sshexec.Result{Stderr: r.out, ExitCode: r.code}
+	}
+	if r.err != nil {
+		return res, r.err
+	}
+	if r.code != 0 {
+		return res, &sshexec.ExitError{Host: host, Command: line, Code: r.code, StderrTail: r.out}
+	}
+	return res, nil
+}
+
+func (f *fakeRunner) Upload(_ context.Context, host, localDir, remoteDir string) (sshexec.UploadResult, error) {
+	f.uploads = append(f.uploads, remoteDir)
+	if f.upload != nil {
+		return f.upload(remoteDir)
+	}
+	return sshexec.UploadResult{}, nil
+}
+
+var target = Target{Host: "deploy@h1", Name: "h1", Base: "/srv/web", Service: "web"}
+
+func actEnv(acts *Activities) *testsuite.TestActivityEnvironment {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	return env
+}
+
+func appErrType(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		t := app.Type()
+		if app.NonRetryable() {
+			t += " (non-retryable)"
+		}
+		return t
+	}
+	return fmt.Sprintf("%T", err)
+}
+
+func TestInspectHostOfNewHostIsEmpty(t *testing.T) {
+	f := newFake(t)
+	f.on(target.layout().Inspect(), reply{code: 2, out: "cd: can't cd to /srv/web"})
+	f.on(target.layout().BaseExists(), reply{code: 1})
+	acts := &Activities{SSH: f}
+	st, err := acts.InspectHost(context.Background(), target)
+	if err != nil || st.Current != "" || len(st.Releases) != 0 {
+		t.Fatalf("state %+v err %v", st, err)
+	}
+}
+
+func TestSwitchCurrentRefusesMissingRelease(t *testing.T) {
+	f := newFake(t)
+	f.on(target.layout().SwitchCurrent("v1"), reply{})
+	f.on(target.layout().SwitchCurrent("v9"), reply{code: 1})
+	acts := &Activities{SSH: f}
+	if err := acts.SwitchCurrent(context.Background(), ReleaseInput{Target: target, Version: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	err := acts.SwitchCurrent(context.Background(), ReleaseInput{Target: target, Version: "v9"})
+	if got := appErrType(err); got != ErrMissing+" (non-retryable)" || !strings.Contains(err.Error(), "host h1") {
+		t.Fatalf("missing release: %s %v", got, err)
+	}
+}
+
+func TestSyncConflictIsPermanent(t *testing.T) {
+	dir := t.TempDir()
+	writeCompose(t, dir)
+	bundle, err := config.Bundle(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFake(t)
+	f.on(target.layout().EnsureBase(), reply{})
+	f.upload = func(d string) (sshexec.UploadResult, error) {
+		return sshexec.UploadResult{}, &sshexec.ConflictError{Host: "h1", Dir: d, Want: "sha256:a", Got: "sha256:b"}
+	}
+	env := actEnv(&Activities{SSH: f})
+	_, err = env.ExecuteActivity((&Activities{}).SyncRelease, SyncInput{Target: target, Version: "v2", Bundle: bundle})
+	if got := appErrType(err); got != ErrConflict+" (non-retryable)" || !strings.Contains(err.Error(), "new --version") {
+		t.Fatalf("conflict: %s %v", got, err)
+	}
+	if len(f.uploads) != 1 || f.uploads[0] != "/srv/web/v2" {
+		t.Fatalf("uploads %v", f.uploads)
+	}
+}
+
+func TestRegistryPasswordOnlyOnStdin(t *testing.T) {
+	f := newFake(t)
+	login := commands.RegistryLogin("reg:5000", "ci", []byte("s3cret-pw"))
+	f.on(login, reply{})
+	acts := &Activities{SSH: f, Getenv: func(k string) string {
+		if k == "REG_PW" {
+			return "s3cret-pw"
+		}
+		return ""
+	}}
+	in := LoginInput{Target: target, Registry: config.Registry{Type: "basic", Server: "reg:5000", Username: "ci", PasswordEnv: "REG_PW"}}
+	res, err := acts.RegistryLogin(context.Background(), in)
+	if err != nil || res.Server != "reg:5000" {
+		t.Fatalf("login: %+v %v", res, err)
+	}
+	ran := f.ran[0]
+	if string(ran.Stdin) != "s3cret-pw" || strings.Contains(ran.String(), "s3cret") || strings.Contains(fmt.Sprint(res), "s3cret") {
+		t.Fatalf("password leaked: argv %q result %+v", ran.String(), res)
+	}
+	in.Registry.PasswordEnv = "UNSET"
+	_, err = acts.RegistryLogin(context.Background(), in)
+	if got := appErrType(err); got != ErrRegistry+" (non-retryable)" || !strings.Contains(err.Error(), "UNSET") {
+		t.Fatalf("missing password: %s %v", got, err)
+	}
+}
+
+type fakeECR struct{ user, pass, server string }
+
+func (e fakeECR) Login(context.Context, string) (string, string, string, error) {
+	return e.user, e.pass, e.server, nil
+}
+
+func TestRegistryLoginECR(t *testing.T) {
+	f := newFake(t)
+	f.on(commands.RegistryLogin("123.dkr.ecr.us-west-2.amazonaws.com", "AWS", []byte("tok")), reply{})
+	acts := &Activities{SSH: f, ECR: fakeECR{"AWS", "tok", "123.dkr.ecr.us-west-2.amazonaws.com"}}
+	in := LoginInput{Target: target, Registry: config.Registry{Type: "ecr", Region: "us-west-2"}}
+	if _, err := acts.RegistryLogin(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func inspectLine(id, name string, restarts int, created, status string, health string) string {
+	h := ""
+	if health != "" {
+		h = fmt.Sprintf(`,"Health":{"Status":%q}`, health)
+	}
+	return fmt.Sprintf("%s\t/%s\tweb\t%d\t%s\t{\"Status\":%q,\"ExitCode\":0,\"StartedAt\":\"x\"%s}\n", id, name, restarts, created, status, h)
+}
+
+func TestWaitRunningCatchesRestartOfNewContainer(t *testing.T) {
+	f := newFake(t)
+	c := target.compose("v2")
+	f.on(c.ContainerIDs(), reply{out: "abc\n"})
+	f.on(commands.InspectContainers("abc"),
+		reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", "starting")},
+		reply{out: inspectLine("abc", "web-web-1", 1, "2025-11-21T05:00:01Z", "running", "starting")})
+	env := actEnv(&Activities{SSH: f})
+	v, err := env.ExecuteActivity((&Activities{}).WaitRunning, WaitInput{Target: target, Version: "v2", Window: 5 * time.Second, Poll: time.Millisecond, UpAt: "2025-11-21T05:00:00Z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res WaitResult
+	if err := v.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Verdict != "crashed" || res.Polls != 2 || !strings.Contains(res.Detail, "restarted") {
+		t.Fatalf("result %+v", res)
+	}
+}
+
+func TestWaitRunningIgnoresOldRestartsOfKeptContainer(t *testing.T) {
+	f := newFake(t)
+	c := target.compose("v2")
+	f.on(c.ContainerIDs(), reply{out: "abc\n"})
+	// Created before up, restarted 3 times last week: healthy now.
+	f.on(commands.InspectContainers("abc"), reply{out: inspectLine("abc", "web-web-1", 3, "2025-11-20T05:00:00Z", "running", "")})
+	env := actEnv(&Activities{SSH: f})
+	v, err := env.ExecuteActivity((&Activities{}).WaitRunning, WaitInput{Target: target, Version: "v2", Window: time.Second, Poll: time.Millisecond, UpAt: "2025-11-21T05:00:00Z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res WaitResult
+	_ = v.Get(&res)
+	if res.Verdict != "healthy" || res.Polls != 1 {
+		t.Fatalf("result %+v", res)
+	}
+}
+
+func TestWaitRunningWindowEndsUnhealthy(t *testing.T) {
+	f := newFake(t)
+	c := target.compose("v2")
+	f.on(c.ContainerIDs("web"), reply{out: "abc\n"})
+	f.on(commands.InspectContainers("abc"), reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", "unhealthy")})
+	env := actEnv(&Activities{SSH: f})
+	v, err := env.ExecuteActivity((&Activities{}).WaitRunning, WaitInput{Target: target, Version: "v2", Services: []string{"web"}, Window: 50 * time.Millisecond, Poll: 5 * time.Millisecond, UpAt: "2025-11-21T05:00:00Z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res WaitResult
+	_ = v.Get(&res)
+	if res.Verdict != "unhealthy" || res.Polls < 2 {
+		t.Fatalf("result %+v", res)
+	}
+}
+
+func TestErrorsNameHostAndStep(t *testing.T) {
+	f := newFake(t)
+	rel := ReleaseInput{Target: target, Version: "v2"}
+	f.on(target.compose("v2").Pull(), reply{code: 18, out: "manifest for testapp:v9 not found"})
+	err := (&Activities{SSH: f}).PullImages(context.Background(), rel)
+	if got := appErrType(err); got != ErrCommand || !strings.Contains(err.Error(), "host h1, step pull, release v2") || !strings.Contains(err.Error(), "manifest") {
+		t.Fatalf("%s %v", got, err)
+	}
+	f.on(target.compose("v2").Pull(), reply{err: &sshexec.HostKeyError{Host: "h1", Problem: sshexec.HostKeyChanged}})
+	err = (&Activities{SSH: f}).PullImages(context.Background(), rel)
+	if got := appErrType(err); got != ErrHostKey+" (non-retryable)" {
+		t.Fatalf("host key: %s %v", got, err)
+	}
+	f.on(target.compose("v2").Pull(), reply{err: &sshexec.ConnError{Host: "h1", Op: "dial", Err: errors.New("refused")}})
+	err = (&Activities{SSH: f}).PullImages(context.Background(), rel)
+	if got := appErrType(err); got != ErrUnreachable {
+		t.Fatalf("unreachable: %s %v", got, err)
+	}
+}
+
+func TestPruneCandidates(t *testing.T) {
+	st := commands.State{Current: "v3", Releases: []commands.Release{{Version: "v6", Failed: true}, {Version: "v5"}, {Version: "v4"}, {Version: "v3"}, {Version: "v2"}, {Version: "v1"}}}
+	got := PruneCandidates(st, 3, []string{"v2"})
+	if strings.Join(got, ",") != "v1" {
+		t.Fatalf("got %v: current v3 and protected v2 must stay", got)
+	}
+}
+
+func writeCompose(t *testing.T, dir string) {
+	t.Helper()
+	if err := osWriteFile(dir+"/compose.yaml", "services: {web: {image: x}}\n"); err != nil {
+		t.Fatal(err)
+	}
+}
