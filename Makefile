@@ -6,10 +6,13 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/hoist-dev/hoist/cli.Version=$(VERSION)
 TESTBED := scripts/testbed/testbed.sh
+TOOLS := $(HOME)/.cache/hoist/tools
+WORKFLOWCHECK_VERSION := v0.6.0
+WORKFLOWCHECK := $(TOOLS)/workflowcheck-$(WORKFLOWCHECK_VERSION)/workflowcheck
 # Integration tests talk to real sshd, dockerd, registry and Temporal.
 INTEGRATION_TIMEOUT ?= 20m
 
-.PHONY: all build test unit integration lint fmt-check vet bench demo \
+.PHONY: all build test unit integration lint fmt-check vet workflowcheck bench demo \
         testbed-up testbed-down testbed-status images clean
 
 all: build
@@ -27,7 +30,14 @@ unit:
 integration: build
 	$(GO) test -count=1 -tags integration -timeout $(INTEGRATION_TIMEOUT) ./...
 
-lint: fmt-check vet
+lint: fmt-check vet workflowcheck
+
+# Workflows must stay deterministic: no time.Now, I/O, goroutines, map range.
+workflowcheck: $(WORKFLOWCHECK)
+	$(WORKFLOWCHECK) ./...
+
+$(WORKFLOWCHECK):
+	GOBIN=$(dir $@) $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION)
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
