@@ -45,6 +45,7 @@ func NewApp(s Streams) *ucli.App {
 			&ucli.StringFlag{Name: flagTemporalAddress, Usage: "Temporal frontend host:port", EnvVars: []string{"TEMPORAL_ADDRESS"}, Value: "localhost:7233"},
 			&ucli.StringFlag{Name: flagNamespace, Usage: "Temporal namespace", EnvVars: []string{"TEMPORAL_NAMESPACE"}, Value: "default"},
 			&ucli.StringFlag{Name: flagTaskQueue, Usage: "Temporal task queue the workers poll", EnvVars: []string{"HOIST_TASK_QUEUE"}, Value: "hoist"},
+			codecKeyFileFlag(),
 		},
 		OnUsageError: func(_ *ucli.Context, err error, _ bool) error {
 			return &UsageError{Err: err}

@@ -11,5 +11,7 @@ func commands(s Streams) []*ucli.Command {
 		rollbackCommand(s),
 		statusCommand(s),
 		workerCommand(s),
+		codecServerCommand(s),
+		codecKeyCommand(s),
 	}
 }

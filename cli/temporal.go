@@ -14,15 +14,16 @@ const flagUIURL = "ui-url"
 
 var uiURLFlag = &ucli.StringFlag{Name: flagUIURL, Usage: "Temporal Web UI base URL, for links", EnvVars: []string{"HOIST_UI_URL"}, Value: "http://localhost:8233"}
 
-// dial connects to Temporal with the global flags. The SDK's own logging
-// is kept to warnings: the CLI prints what the user needs.
+// dial connects to Temporal with the global flags, encrypting payloads
+// when keys are configured. The SDK's own logging is kept to warnings: the
+// CLI prints what the user needs.
 func dial(c *ucli.Context) (client.Client, error) {
 	addr := c.String(flagTemporalAddress)
-	cl, err := client.Dial(client.Options{
-		HostPort:  addr,
-		Namespace: c.String(flagNamespace),
-		Logger:    log.NewStructuredLogger(slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))),
-	})
+	opts, _, err := clientOptions(c, log.NewStructuredLogger(slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	if err != nil {
+		return nil, err
+	}
+	cl, err := client.Dial(opts)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach Temporal at %s (is the server running? `make testbed-up` starts a dev server): %w", addr, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strings"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -46,6 +47,16 @@ func workerCommand(s Streams) *ucli.Command {
 				return Usagef("--log-level: %v", err)
 			}
 			logger := slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: level}))
+			opts, keys, err := clientOptions(c, log.NewStructuredLogger(logger.With("component", "temporal")))
+			if err != nil {
+				return err
+			}
+			payloadKeys := "none"
+			if keys != nil {
+				payloadKeys = strings.Join(keys.IDs(), ",")
+			} else {
+				logger.Warn("payloads are not encrypted; set --codec-key-file (or HOIST_CODEC_KEYS) to keep release bundles, results and errors out of the Temporal history in cleartext")
+			}
 			for _, k := range c.StringSlice("ssh-key") {
 				if _, err := os.Stat(k); err != nil {
 					return Usagef("--ssh-key: %v", err)
@@ -79,17 +90,13 @@ func workerCommand(s Streams) *ucli.Command {
 				Getenv: os.Getenv,
 				ECR:    activities.ECRClient{New: newECRClient},
 			}
-			cl, err := client.Dial(client.Options{
-				HostPort:  c.String(flagTemporalAddress),
-				Namespace: c.String(flagNamespace),
-				Logger:    log.NewStructuredLogger(logger.With("component", "temporal")),
-			})
+			cl, err := client.Dial(opts)
 			if err != nil {
 				return fmt.Errorf("cannot reach Temporal at %s: %w", c.String(flagTemporalAddress), err)
 			}
 			defer cl.Close()
 			w := worker.New(cl, c.String(flagTaskQueue), acts)
-			logger.Info("hoist worker started", "temporal", c.String(flagTemporalAddress), "namespace", c.String(flagNamespace), "task_queue", c.String(flagTaskQueue))
+			logger.Info("hoist worker started", "temporal", c.String(flagTemporalAddress), "namespace", c.String(flagNamespace), "task_queue", c.String(flagTaskQueue), "payload_keys", payloadKeys)
 			return w.Run(interruptOn(c.Context))
 		},
 	}
