@@ -134,9 +134,12 @@ func (d *deploy) deployHost(ctx workflow.Context, t activities.Target) (warnings
 			return nil, &stepError{host: host, step: "inspect", err: temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("release %s is not on host %s (it has: %s)", in.Version, host, versionsOf(st)), activities.ErrMissing, nil)}
 		}
-		// The release we leave is what a failed rollback returns to.
-		h.prev = st.Current
-		h.outcome.Previous = st.Current
+		// The release we leave is what a failed rollback returns to; rolling
+		// back to what is already current keeps the usual target.
+		if st.Current != in.Version {
+			h.prev = st.Current
+			h.outcome.Previous = st.Current
+		}
 	} else {
 		sync := activities.SyncInput{Target: t, Version: in.Version, Bundle: in.Bundle}
 		if err := d.step(ctx, host, "sync", transferStep, a.SyncRelease, sync, nil); err != nil {
