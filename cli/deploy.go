@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	cmds "github.com/hoist-dev/hoist/commands"
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/workflows"
 )
@@ -45,6 +46,9 @@ func deployCommand(s Streams) *ucli.Command {
 			if err := config.ValidateVersion(version); err != nil {
 				return &UsageError{Err: err}
 			}
+			if err := checkReleaseName("--version", version); err != nil {
+				return err
+			}
 			bundle, err := config.Bundle(spec.FilesDir)
 			if err != nil {
 				return &UsageError{Err: fmt.Errorf("files %s: %w", spec.FilesDir, err)}
@@ -74,7 +78,16 @@ func rollbackCommand(s Streams) *ucli.Command {
 			to := c.String("to")
 			if to != "" {
 				if err := config.ValidateVersion(to); err != nil {
-					return &UsageError{Err: fmt.Errorf("--to: %w", err)}
+					var ce *config.Error
+					if errors.As(err, &ce) { // it names --version: this is --to
+						c := *ce
+						c.Field = "--to"
+						err = &c
+					}
+					return &UsageError{Err: err}
+				}
+				if err := checkReleaseName("--to", to); err != nil {
+					return err
 				}
 			} else {
 				st, err := readStatus(c, spec)
@@ -90,6 +103,18 @@ func rollbackCommand(s Streams) *ucli.Command {
 			return startAndFollow(c, s, in)
 		},
 	}
+}
+
+// checkReleaseName refuses a version the config rule allows but the
+// release layout cannot hold: "current" is the link itself, and names
+// starting with "." are hoist's own (.current.tmp, the link it switches
+// with): a release so named is renamed over current and breaks every
+// later deploy.
+func checkReleaseName(flag, v string) error {
+	if !cmds.IsVersion(v) || strings.HasPrefix(v, ".") {
+		return Usagef("%s: %q is reserved for hoist's own entries under remote_base; choose another version", flag, v)
+	}
+	return nil
 }
 
 func loadSpec(c *ucli.Context) (*config.Spec, error) {
@@ -130,7 +155,8 @@ func startAndFollow(c *ucli.Context, s Streams, in workflows.DeployInput) error 
 		fmt.Fprintf(s.Out, "Started %s of %s version %s\nWorkflow: %s (run %s)\nWeb UI:   %s\n", in.Kind, in.Spec.Service, in.Version, id, run.GetRunID(), link)
 		return nil
 	}
-	fmt.Fprintf(s.Out, "%s %s version %s to %d host(s) — %s\n", strings.ToUpper(in.Kind[:1])+in.Kind[1:]+"ing", in.Spec.Service, in.Version, len(in.Spec.Hosts), link)
+	doing := map[string]string{workflows.KindDeploy: "Deploying", workflows.KindRollback: "Rolling back"}[in.Kind]
+	fmt.Fprintf(s.Out, "%s %s version %s to %d host(s) — %s\n", doing, in.Spec.Service, in.Version, len(in.Spec.Hosts), link)
 	return follow(c.Context, s, cl, run, in)
 }
 

@@ -40,6 +40,9 @@ func (d *deploy) fail(ctx workflow.Context, cause error) error {
 			d.markFailed(cctx, h)
 			continue
 		}
+		if !h.switched {
+			continue // this host still runs h.prev: nothing was rolled back
+		}
 		if problem := d.undo(cctx, h); problem != "" {
 			details.RollbackFailed = true
 			details.Recovery = append(details.Recovery, problem)
