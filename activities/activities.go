@@ -52,8 +52,14 @@ const (
 	ErrMissing     = "ReleaseMissing"  // the release folder is not on the host
 )
 
+// commandAttempts is how often a command that ran and exited non-zero is
+// tried: once more covers a passing fault (a registry hiccup); a port in
+// use or a missing image will not fix itself, and the deploy should roll
+// back now rather than after the host's unreachability budget.
+const commandAttempts = 2
+
 // fail wraps err with where it happened and classifies it for Temporal.
-func fail(t Target, step string, err error) error {
+func fail(ctx context.Context, t Target, step string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -78,6 +84,9 @@ func fail(t Target, step string, err error) error {
 	case errors.Is(err, remote.ErrInvalidCommand):
 		return temporal.NewNonRetryableApplicationError(msg, ErrInvalid, err)
 	case errors.As(err, &exit):
+		if activity.IsActivity(ctx) && activity.GetInfo(ctx).Attempt >= commandAttempts {
+			return temporal.NewNonRetryableApplicationError(msg, ErrCommand, err)
+		}
 		return temporal.NewApplicationErrorWithCause(msg, ErrCommand, err)
 	case errors.As(err, &conn) || sshexec.Retryable(err):
 		return temporal.NewApplicationErrorWithCause(msg, ErrUnreachable, err)
@@ -112,7 +121,7 @@ func (a *Activities) heartbeat(ctx context.Context, details ...any) (stop func()
 
 func (a *Activities) run(ctx context.Context, t Target, step string, cmd remote.Command) (sshexec.Result, error) {
 	res, err := a.SSH.Run(ctx, t.Host, cmd)
-	return res, fail(t, step, err)
+	return res, fail(ctx, t, step, err)
 }
 
 // InspectHost reads the releases and current link under remote_base.
@@ -128,7 +137,7 @@ func (a *Activities) InspectHost(ctx context.Context, t Target) (commands.State,
 		}
 	}
 	if err != nil {
-		return commands.State{}, fail(t, "inspect", err)
+		return commands.State{}, fail(ctx, t, "inspect", err)
 	}
 	return commands.ParseState(res.Stdout), nil
 }
@@ -157,7 +166,7 @@ func (a *Activities) SyncRelease(ctx context.Context, in SyncInput) (SyncResult,
 	defer stop()
 	up, err := a.SSH.Upload(ctx, t.Host, local, dir)
 	if err != nil {
-		return SyncResult{}, fail(t, "sync, release "+in.Version, err)
+		return SyncResult{}, fail(ctx, t, "sync, release "+in.Version, err)
 	}
 	return SyncResult{Uploaded: !up.Skipped}, nil
 }
@@ -174,7 +183,7 @@ func (a *Activities) SwitchCurrent(ctx context.Context, in ReleaseInput) error {
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("host %s, step switch: release %s is not in %s", t.Label(), in.Version, t.Base), ErrMissing, nil)
 	}
-	return fail(t, "switch current to "+in.Version, err)
+	return fail(ctx, t, "switch current to "+in.Version, err)
 }
 
 // PullImages pulls the release's images while the running release serves.
@@ -201,6 +210,14 @@ func (a *Activities) StopRelease(ctx context.Context, in ReleaseInput) error {
 	stop := a.heartbeat(ctx, "down")
 	defer stop()
 	_, err := a.run(ctx, in.Target, "down, release "+in.Version, in.Target.compose(in.Version).Down())
+	return err
+}
+
+// HaltRelease stops a failed release's containers without removing them:
+// with nothing to roll back to, a crash loop should stop, but its logs
+// must stay for whoever looks into it.
+func (a *Activities) HaltRelease(ctx context.Context, in ReleaseInput) error {
+	_, err := a.run(ctx, in.Target, "stop, release "+in.Version, in.Target.compose(in.Version).Stop())
 	return err
 }
 

@@ -202,6 +202,7 @@ func TestWaitRunningCatchesRestartOfNewContainer(t *testing.T) {
 	f.on(commands.InspectContainers("abc"),
 		reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", "starting")},
 		reply{out: inspectLine("abc", "web-web-1", 1, "2025-11-21T05:00:01Z", "running", "starting")})
+	f.on(commands.ContainerLogs("abc", 5), reply{out: "panic: config missing\n"})
 	env := actEnv(&Activities{SSH: f})
 	v, err := env.ExecuteActivity((&Activities{}).WaitRunning, WaitInput{Target: target, Version: "v2", Window: 5 * time.Second, Poll: time.Millisecond, UpAt: "2025-11-21T05:00:00Z"})
 	if err != nil {
@@ -211,7 +212,7 @@ func TestWaitRunningCatchesRestartOfNewContainer(t *testing.T) {
 	if err := v.Get(&res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Verdict != "crashed" || res.Polls != 2 || !strings.Contains(res.Detail, "restarted") {
+	if res.Verdict != "crashed" || res.Polls != 2 || !strings.Contains(res.Detail, "restarted") || !strings.Contains(res.Detail, "panic: config missing") {
 		t.Fatalf("result %+v", res)
 	}
 }
@@ -283,5 +284,27 @@ func writeCompose(t *testing.T, dir string) {
 	t.Helper()
 	if err := osWriteFile(dir+"/compose.yaml", "services: {web: {image: x}}\n"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestWaitRunningWantsStableRun(t *testing.T) {
+	f := newFake(t)
+	c := target.compose("v2")
+	f.on(c.ContainerIDs(), reply{out: "abc\n"})
+	// Running at the first polls, then it crashes: not a success.
+	f.on(commands.InspectContainers("abc"),
+		reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", "")},
+		reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", "")},
+		reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "exited", "")})
+	f.on(commands.ContainerLogs("abc", 5), reply{})
+	env := actEnv(&Activities{SSH: f})
+	v, err := env.ExecuteActivity((&Activities{}).WaitRunning, WaitInput{Target: target, Version: "v2", Window: 5 * time.Second, Poll: time.Millisecond, Stable: time.Second, UpAt: "2025-11-21T05:00:00Z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res WaitResult
+	_ = v.Get(&res)
+	if res.Verdict != "crashed" || res.Polls != 3 {
+		t.Fatalf("result %+v", res)
 	}
 }

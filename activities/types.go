@@ -74,6 +74,7 @@ type WaitInput struct {
 	Services []string      `json:"services,omitempty"` // empty: every service of the project
 	Window   time.Duration `json:"window"`             // retries × delay, as in the seed
 	Poll     time.Duration `json:"poll"`               // how often state is read
+	Stable   time.Duration `json:"stable,omitempty"`   // how long all must stay up to count as success
 	UpAt     string        `json:"up_at,omitempty"`    // from StartResult
 }
 

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -11,9 +12,9 @@ import (
 	"github.com/hoist-dev/hoist/sshexec"
 )
 
-// WaitRunning polls the release's containers until every checked one is
-// running (and healthy, where it has a healthcheck), one has crashed, or
-// the window ends. Polling is far more frequent than the seed's 5 s delay:
+// WaitRunning polls the release's containers until every checked one has
+// been running (and healthy, where it has a healthcheck) for in.Stable,
+// one has crashed, or the window ends. Polling is far more frequent than the seed's 5 s delay:
 // success is reported as soon as it is true, and a crash — including a
 // restart under a restart policy, which a slow poll sees as "running" —
 // ends the wait at once. The verdict is a result, not an error: what to do
@@ -31,6 +32,7 @@ func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult,
 	var res WaitResult
 	var ids []string
 	inspectFailures := 0
+	var healthySince time.Time // all good, uninterrupted, since then
 	for {
 		if len(ids) == 0 {
 			out, err := a.run(ctx, t, "wait running, release "+in.Version, t.compose(in.Version).ContainerIDs(in.Services...))
@@ -48,7 +50,7 @@ func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult,
 				inspectFailures++
 				ids = nil // a container went away: list again
 			case err != nil:
-				return res, fail(t, "wait running, release "+in.Version, err)
+				return res, fail(ctx, t, "wait running, release "+in.Version, err)
 			default:
 				inspectFailures = 0
 			}
@@ -69,7 +71,20 @@ func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult,
 		v, detail := commands.Judge(cs)
 		res.Verdict, res.Detail, res.Containers = v.String(), detail, cs
 		activity.RecordHeartbeat(ctx, res.Polls)
-		if v == commands.Healthy || v == commands.Crashed || !time.Now().Before(deadline) {
+		now := time.Now()
+		stable := false
+		if v == commands.Healthy {
+			if healthySince.IsZero() {
+				healthySince = now
+			}
+			stable = now.Sub(healthySince) >= in.Stable
+		} else {
+			healthySince = time.Time{}
+		}
+		if v == commands.Crashed {
+			res.Detail += a.lastLogs(ctx, t, cs)
+		}
+		if stable || v == commands.Crashed || !now.Before(deadline) {
 			if v == commands.Pending && detail == "" {
 				res.Detail = "no container of the release is running"
 			}
@@ -81,4 +96,26 @@ func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult,
 		case <-time.After(poll):
 		}
 	}
+}
+
+// lastLogs is the end of the crashed container's output, for the error:
+// the rollback removes the container, and with it `docker logs`.
+func (a *Activities) lastLogs(ctx context.Context, t Target, cs []commands.Container) string {
+	for _, c := range cs {
+		if c.Status == "exited" || c.Status == "dead" || c.Status == "restarting" || c.RestartCount > 0 {
+			res, err := a.SSH.Run(ctx, t.Host, commands.ContainerLogs(c.ID, 5))
+			if err != nil {
+				return ""
+			}
+			out := strings.TrimSpace(res.Stdout + "\n" + res.Stderr)
+			if len(out) > 1024 {
+				out = "…" + out[len(out)-1024:]
+			}
+			if out == "" {
+				return ""
+			}
+			return "; its last output: " + strings.ReplaceAll(out, "\n", " | ")
+		}
+	}
+	return ""
 }

@@ -10,6 +10,7 @@ func commands(s Streams) []*ucli.Command {
 		deployCommand(s),
 		rollbackCommand(s),
 		statusCommand(s),
+		cancelCommand(s),
 		workerCommand(s),
 		codecServerCommand(s),
 		codecKeyCommand(s),

@@ -235,8 +235,13 @@ func outcome(s Streams, in workflows.DeployInput, res *workflows.DeployResult, e
 	var canceled *temporal.CanceledError
 	if errors.As(err, &canceled) {
 		var d workflows.FailureDetails
-		msg := "❌ Deployment of version " + in.Version + " was cancelled."
-		if canceled.HasDetails() && canceled.Details(&d) == nil && d.RolledBackTo != "" {
+		ok := canceled.HasDetails() && canceled.Details(&d) == nil
+		version := in.Version
+		if ok && d.Version != "" {
+			version = d.Version
+		}
+		msg := "❌ Deployment of version " + version + " was cancelled."
+		if ok && d.RolledBackTo != "" {
 			msg += " Rolled back to " + d.RolledBackTo + "."
 		}
 		fmt.Fprintln(s.Out, msg)

@@ -24,6 +24,8 @@ func TestBuilders(t *testing.T) {
 		{"up", c.Up().String(), `cd '/srv/my apps/web/20251121050000' && date -u +%Y-%m-%dT%H:%M:%S.%NZ && docker compose --project-name web up --detach --remove-orphans`},
 		{"down", c.Down().String(), `cd '/srv/my apps/web/20251121050000' && docker compose --project-name web down --remove-orphans`},
 		{"ids", c.ContainerIDs("api", "worker").String(), `cd '/srv/my apps/web/20251121050000' && docker compose --project-name web ps --all --quiet api worker`},
+		{"stop", c.Stop().String(), `cd '/srv/my apps/web/20251121050000' && docker compose --project-name web stop`},
+		{"logs", ContainerLogs("abc", 5).String(), `docker logs --tail 5 abc`},
 		{"login", RegistryLogin("r.example:5000", "ci", []byte("pw")).String(), `docker login --username ci --password-stdin r.example:5000`},
 	}
 	for _, tc := range cases {

@@ -1,6 +1,8 @@
 package commands
 
 import (
+	"fmt"
+
 	"github.com/hoist-dev/hoist/remote"
 )
 
@@ -34,6 +36,14 @@ func (c Compose) Up() remote.Command {
 
 // Down stops and removes the project's containers.
 func (c Compose) Down() remote.Command { return c.cmd("down", "--remove-orphans") }
+
+// Stop stops the project's containers but keeps them, and their logs.
+func (c Compose) Stop() remote.Command { return c.cmd("stop") }
+
+// ContainerLogs is the last lines a container wrote, both streams.
+func ContainerLogs(id string, lines int) remote.Command {
+	return remote.Cmd("docker", "logs", "--tail", fmt.Sprint(lines), id)
+}
 
 // ContainerIDs lists the project's containers (of the given services, or
 // all), running or not.

@@ -252,6 +252,14 @@ func checkDelay(d time.Duration) string {
 	return ""
 }
 
+func checkStable(w Wait) string {
+	window := time.Duration(w.Retries) * w.Delay
+	if w.Stable < 0 || (w.Retries > 0 && w.Delay > 0 && w.Stable >= window) {
+		return fmt.Sprintf("must be at least 0 and shorter than the window retries × delay (%s), got %s", fmtDuration(window), fmtDuration(w.Stable))
+	}
+	return ""
+}
+
 func checkUnhealthy(v string) string {
 	if v != HealthWarn && v != HealthRollback {
 		return fmt.Sprintf("must be %s or %s, got %q", HealthWarn, HealthRollback, v)

@@ -35,6 +35,7 @@ const (
 const (
 	DefaultRetries      = 6
 	DefaultDelay        = 5 * time.Second
+	DefaultStable       = time.Second
 	DefaultKeepReleases = 3
 )
 
@@ -114,9 +115,14 @@ type Registry struct {
 }
 
 // Wait is the running-check window: up to Retries checks, Delay apart.
+// State is polled far more often; success needs every checked container
+// running (healthy, where it has a healthcheck) for Stable in a row, so a
+// container that crashes a moment after it starts is not taken for a
+// success.
 type Wait struct {
 	Retries int           `json:"retries"`
 	Delay   time.Duration `json:"delay"`
+	Stable  time.Duration `json:"stable"`
 }
 
 // Health says what an unhealthy service after the deploy leads to.
@@ -246,6 +252,7 @@ func (s *Spec) problems() []*Error {
 	s.Registry.problems(&p)
 	p.add("wait.retries", checkRetries(s.Wait.Retries))
 	p.add("wait.delay", checkDelay(s.Wait.Delay))
+	p.add("wait.stable", checkStable(s.Wait))
 	p.add("health.unhealthy", checkUnhealthy(s.Health.Unhealthy))
 	p.add("keep_releases", checkKeepReleases(s.KeepReleases))
 	return p

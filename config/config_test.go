@@ -85,7 +85,7 @@ func TestParseFull(t *testing.T) {
 			{Name: "app-1", Address: "app.example.com", User: "ops", Port: 2200},
 		},
 		Registry:     Registry{Type: RegistryECR, Region: "us-west-2", Server: "912951144733.dkr.ecr.us-west-2.amazonaws.com"},
-		Wait:         Wait{Retries: 10, Delay: 2 * time.Second},
+		Wait:         Wait{Retries: 10, Delay: 2 * time.Second, Stable: time.Second},
 		Health:       Health{Unhealthy: HealthRollback},
 		KeepReleases: 5,
 	}
@@ -139,7 +139,7 @@ func TestParseDefaults(t *testing.T) {
 		ComposeFile:  "compose.yaml",
 		Hosts:        []Host{{Address: "web1"}},
 		Registry:     Registry{Type: RegistryNone},
-		Wait:         Wait{Retries: 6, Delay: 5 * time.Second},
+		Wait:         Wait{Retries: 6, Delay: 5 * time.Second, Stable: time.Second},
 		Health:       Health{Unhealthy: HealthWarn},
 		KeepReleases: 3,
 	}
@@ -368,6 +368,8 @@ var malformed = []badCase{
 	{"delay negative", base + "wait: {delay: -1s}\n", "wait.delay", 6},
 	{"delay zero", base + "wait: {delay: 0s}\n", "wait.delay", 6},
 	{"delay an hour", base + "wait: {delay: 1h}\n", "wait.delay", 6},
+	{"stable negative", base + "wait: {stable: -1s}\n", "wait.stable", 6},
+	{"stable as long as the window", base + "wait: {retries: 2, delay: 1s, stable: 2s}\n", "wait.stable", 6},
 	{"retries 0", base + "wait: {retries: 0}\n", "wait.retries", 6},
 	{"retries 1001", base + "wait: {retries: 1001}\n", "wait.retries", 6},
 

@@ -21,7 +21,7 @@ var (
 	hostKeys     = []string{"address", "port", "user", "name"}
 	sshKeys      = []string{"user", "port"}
 	registryKeys = []string{"type", "server", "region", "username", "password_env"}
-	waitKeys     = []string{"retries", "delay"}
+	waitKeys     = []string{"retries", "delay", "stable"}
 	healthKeys   = []string{"unhealthy"}
 )
 
@@ -286,6 +286,8 @@ func (d *decoder) wait(n *yaml.Node) Wait {
 			w.Retries, _ = d.integer(v, f)
 		case "delay":
 			w.Delay = d.duration(v, f)
+		case "stable":
+			w.Stable = d.duration(v, f)
 		}
 	})
 	return w
@@ -297,6 +299,9 @@ func (d *decoder) applyDefaults(s *Spec) {
 	}
 	if !d.given["wait.delay"] {
 		s.Wait.Delay = DefaultDelay
+	}
+	if !d.given["wait.stable"] {
+		s.Wait.Stable = DefaultStable
 	}
 	if !d.given["health.unhealthy"] {
 		s.Health.Unhealthy = HealthWarn

@@ -166,7 +166,7 @@ func (d *deploy) deployHost(ctx workflow.Context, t activities.Target) (warnings
 		return nil, err
 	}
 	wait := activities.WaitInput{Target: t, Version: in.Version, Services: in.Spec.Services,
-		Window: d.window(), Poll: in.Poll, UpAt: started.UpAt}
+		Window: d.window(), Poll: in.Poll, Stable: in.Spec.Wait.Stable, UpAt: started.UpAt}
 	var wr activities.WaitResult
 	if err := d.step(ctx, host, "wait running", waitStep(wait.Window), a.WaitRunning, wait, &wr); err != nil {
 		return nil, err
@@ -182,7 +182,7 @@ func (d *deploy) deployHost(ctx workflow.Context, t activities.Target) (warnings
 		d.note(ctx, host, "health", "warning", wr.Detail)
 		return []string{fmt.Sprintf("host %s: %s", host, wr.Detail)}, nil
 	default:
-		return nil, &stepError{host: host, step: "wait running", err: fmt.Errorf("%s: %s after %s", wr.Verdict, wr.Detail, d.window())}
+		return nil, &stepError{host: host, step: "wait running", err: fmt.Errorf("%s: %s (running-check window %s)", wr.Verdict, wr.Detail, d.window())}
 	}
 }
 

@@ -135,6 +135,13 @@ func (f *fleet) wire(env *testsuite.TestWorkflowEnvironment) {
 		}
 		return activities.WaitResult{Verdict: v, Detail: "containers are " + v}, nil
 	})
+	env.OnActivity(a.HaltRelease, any, any).Return(func(_ context.Context, in activities.ReleaseInput) error {
+		if err := f.log(in.Target, "HaltRelease", in.Version); err != nil {
+			return err
+		}
+		f.hosts[in.Target.Host].running = ""
+		return nil
+	})
 	env.OnActivity(a.MarkFailed, any, any).Return(func(_ context.Context, in activities.ReleaseInput) error {
 		if err := f.log(in.Target, "MarkFailed", in.Version); err != nil {
 			return err
@@ -293,7 +300,7 @@ func TestCrashOnFirstDeployHasNothingToRollBackTo(t *testing.T) {
 	if !d.NothingToRollBackTo || d.RolledBackTo != "" || !strings.Contains(msg, "Nothing to roll back to") {
 		t.Fatalf("message %q details %+v", msg, d)
 	}
-	assertCalls(t, f, "h1", "SyncRelease v1", "SwitchCurrent v1", "PullImages v1", "StartRelease v1", "WaitRunning v1", "MarkFailed v1")
+	assertCalls(t, f, "h1", "SyncRelease v1", "SwitchCurrent v1", "PullImages v1", "StartRelease v1", "WaitRunning v1", "HaltRelease v1", "MarkFailed v1")
 }
 
 func TestUnhealthyWarnsOrRollsBack(t *testing.T) {

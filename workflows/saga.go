@@ -37,6 +37,10 @@ func (d *deploy) fail(ctx workflow.Context, cause error) error {
 			if h.switched {
 				details.NothingToRollBackTo = true
 			}
+			if h.started {
+				rel := activities.ReleaseInput{Target: h.t, Version: d.in.Version}
+				_ = d.step(cctx, h.t.Label(), "stop "+d.in.Version+" (nothing to roll back to)", composeStep, a.HaltRelease, rel, nil)
+			}
 			d.markFailed(cctx, h)
 			continue
 		}
@@ -86,7 +90,7 @@ func (d *deploy) undo(ctx workflow.Context, h *hostRun) string {
 			return d.recovery(h, append(problems, "up of "+prev+" failed: "+rootMessage(err)))
 		}
 		wait := activities.WaitInput{Target: h.t, Version: prev, Services: d.in.Spec.Services,
-			Window: d.window(), Poll: d.in.Poll, UpAt: started.UpAt}
+			Window: d.window(), Poll: d.in.Poll, Stable: d.in.Spec.Wait.Stable, UpAt: started.UpAt}
 		var wr activities.WaitResult
 		if err := d.step(ctx, host, "rollback: verify "+prev+" running", waitStep(wait.Window), a.WaitRunning, wait, &wr); err != nil {
 			return d.recovery(h, append(problems, "verifying "+prev+" failed: "+rootMessage(err)))
@@ -135,7 +139,7 @@ func failureMessage(f FailureDetails) string {
 		what = "Rollback to version " + f.Version
 	}
 	where := ""
-	if f.Host != "" {
+	if f.Host != "" && !strings.HasPrefix(f.Cause, "host ") {
 		where = fmt.Sprintf(" (host %s, step %s)", f.Host, f.Step)
 	}
 	switch {

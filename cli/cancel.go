@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"go.temporal.io/api/serviceerror"
+	ucli "github.com/urfave/cli/v2"
+
+	"github.com/hoist-dev/hoist/workflows"
+)
+
+func cancelCommand(s Streams) *ucli.Command {
+	return &ucli.Command{
+		Name:  "cancel",
+		Usage: "cancel the running deploy or rollback of the service; hosts it changed go back to their previous release",
+		Flags: []ucli.Flag{configFlag},
+		Action: func(c *ucli.Context) error {
+			spec, err := loadSpec(c)
+			if err != nil {
+				return err
+			}
+			cl, err := dial(c)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			id := workflows.DeployWorkflowID(spec.Service)
+			if err := cl.CancelWorkflow(c.Context, id, ""); err != nil {
+				var nf *serviceerror.NotFound
+				if errors.As(err, &nf) {
+					return fmt.Errorf("no deploy or rollback of %s is running", spec.Service)
+				}
+				return fmt.Errorf("cancelling %s: %w", id, err)
+			}
+			fmt.Fprintf(s.Out, "Cancel requested for %s; waiting for its compensation to finish…\n", id)
+			run := cl.GetWorkflow(c.Context, id, "")
+			var res workflows.DeployResult
+			err = run.Get(c.Context, &res)
+			in := workflows.DeployInput{Spec: *spec, Kind: workflows.KindDeploy}
+			return outcome(s, in, &res, err)
+		},
+	}
+}
