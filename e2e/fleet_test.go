@@ -37,7 +37,7 @@ func TestTwoHostsSecondFails(t *testing.T) {
 
 	r := s.deploy("v2", v2)
 	r.want(t, 1)
-	r.line(t, "❌ Deployment of version v2 failed! Rolled back to v1. Cause (host h2, step up): ")
+	r.line(t, "❌ Deployment of version v2 failed! Rolled back to v1. Cause: host h2, step up, release v2: ")
 	// The cause carries the tail of compose's stderr, over several lines.
 	wantContains(t, "stdout", r.stdout, "port is already allocated")
 	// Both hosts were rolled back, the one that failed first.

@@ -24,7 +24,7 @@ import (
 // service is one test's service: its own name, remote_base, published
 // port, hosts and files folder, cleaned off the hosts when the test ends.
 type service struct {
-	t     *testing.T
+	t     testing.TB
 	name  string
 	base  string // remote_base
 	port  int    // published port of the web service
@@ -37,7 +37,7 @@ type service struct {
 
 // newService makes a service named e2e-PREFIX-RANDOM on the given hosts,
 // with wait {retries: 5, delay: 1s}.
-func newService(t *testing.T, prefix string, port int, hosts ...int) *service {
+func newService(t testing.TB, prefix string, port int, hosts ...int) *service {
 	t.Helper()
 	if len(hosts) == 0 {
 		hosts = []int{1}
@@ -212,7 +212,7 @@ func (s *service) hoist(args ...string) result {
 	return runHoist(s.t, s.dir, s.queue, args...)
 }
 
-func runHoist(t *testing.T, dir, queue string, args ...string) result {
+func runHoist(t testing.TB, dir, queue string, args ...string) result {
 	t.Helper()
 	full := append([]string{"--task-queue", queue}, args...)
 	ctx := withTimeout(t, 2*time.Minute)
@@ -259,7 +259,7 @@ func (s *service) deployedLine(version string) string {
 }
 
 // want checks the exit code and that stdout holds each line exactly.
-func (r result) want(t *testing.T, code int, lines ...string) {
+func (r result) want(t testing.TB, code int, lines ...string) {
 	t.Helper()
 	if r.code != code {
 		t.Fatalf("exit code %d, want %d\n%s", r.code, code, r)
@@ -272,7 +272,7 @@ func (r result) want(t *testing.T, code int, lines ...string) {
 }
 
 // line returns the stdout line starting with prefix, failing without one.
-func (r result) line(t *testing.T, prefix string) string {
+func (r result) line(t testing.TB, prefix string) string {
 	t.Helper()
 	for _, l := range outLines(r.stdout) {
 		if strings.HasPrefix(l, prefix) {
@@ -286,7 +286,7 @@ func (r result) line(t *testing.T, prefix string) string {
 func outLines(s string) []string { return strings.Split(strings.TrimRight(s, "\n"), "\n") }
 
 // wantContains fails unless s holds every part.
-func wantContains(t *testing.T, what, s string, parts ...string) {
+func wantContains(t testing.TB, what, s string, parts ...string) {
 	t.Helper()
 	for _, p := range parts {
 		if !strings.Contains(s, p) {
@@ -306,7 +306,7 @@ func sshRun(n int, script string) (string, error) {
 }
 
 // ssh is sshRun that fails the test on error.
-func ssh(t *testing.T, n int, script string) string {
+func ssh(t testing.TB, n int, script string) string {
 	t.Helper()
 	out, err := sshRun(n, script)
 	if err != nil {
@@ -448,7 +448,7 @@ func getEventually(url, want string) (got string, err error) {
 }
 
 // temporal runs the temporal CLI against the suite's dev server.
-func temporal(t *testing.T, args ...string) ([]byte, error) {
+func temporal(t testing.TB, args ...string) ([]byte, error) {
 	t.Helper()
 	ctx := withTimeout(t, time.Minute)
 	args = append(args, "--address", suite.env.Temporal)
@@ -493,7 +493,7 @@ func (s *service) deployHistory() *history {
 	return workflowHistory(s.t, "deploy/"+s.name)
 }
 
-func workflowHistory(t *testing.T, id string) *history {
+func workflowHistory(t testing.TB, id string) *history {
 	t.Helper()
 	out, err := temporal(t, "workflow", "show", "--workflow-id", id, "--output", "json")
 	if err != nil {

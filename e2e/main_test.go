@@ -253,7 +253,7 @@ func grepTail(path, needle string, n int) string {
 }
 
 // withTimeout is a context for one command of a test.
-func withTimeout(t *testing.T, d time.Duration) context.Context {
+func withTimeout(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx

@@ -127,7 +127,7 @@ func TestRedeployCurrentVersion(t *testing.T) {
 	ssh(t, 1, "echo CRASH_AFTER=0 > "+hostEnv)
 	r := s.deploy("v2", v2)
 	r.want(t, 1)
-	line := r.line(t, "❌ Deployment of version v2 failed! Rolled back to v1. Cause (host h1, step wait running): ")
+	line := r.line(t, "❌ Deployment of version v2 failed! Rolled back to v1. Cause: host h1, step wait running: ")
 	wantContains(t, "the failure line", line, "exit code 1")
 	s.wantState("v1", suite.env.Image("v1"), "v1", "v2 (failed)")
 	s.wantServes("v1")
@@ -151,7 +151,7 @@ func TestUnhealthyRollsBackWhenConfigured(t *testing.T) {
 	bad.unhealthy = true
 	r := s.deploy("v2", bad)
 	r.want(t, 1)
-	line := r.line(t, "❌ Deployment of version v2 failed! Rolled back to v1. Cause (host h1, step wait running): ")
+	line := r.line(t, "❌ Deployment of version v2 failed! Rolled back to v1. Cause: host h1, step wait running: ")
 	wantContains(t, "the failure line", line, "unhealthy")
 	if strings.Contains(r.stdout, "⚠️") {
 		t.Fatalf("a rolled back deploy printed a warning\n%s", r)
@@ -228,7 +228,7 @@ func testCrashRollsBack(t *testing.T, s *service, bad app, cause string) {
 
 	r := s.deploy("v2", bad)
 	r.want(t, 1)
-	line := r.line(t, "❌ Deployment of version v2 failed! Rolled back to v1. Cause (host h1, step wait running): ")
+	line := r.line(t, "❌ Deployment of version v2 failed! Rolled back to v1. Cause: host h1, step wait running: ")
 	wantContains(t, "the failure line", line, cause)
 	if strings.Contains(r.stdout, "✅") {
 		t.Fatalf("a failed deploy printed a success line\n%s", r)
@@ -250,7 +250,7 @@ func TestCrashOnFirstDeploy(t *testing.T) {
 
 	r := s.deploy("v1", image("v1").crashing())
 	r.want(t, 1)
-	line := r.line(t, "❌ Deployment of version v1 failed (host h1, step wait running): ")
+	line := r.line(t, "❌ Deployment of version v1 failed: host h1, step wait running: ")
 	if !strings.HasSuffix(line, ". Nothing to roll back to: there was no previous release.") {
 		t.Fatalf("the failure line does not say there is nothing to roll back to: %q", line)
 	}
@@ -262,7 +262,11 @@ func TestCrashOnFirstDeploy(t *testing.T) {
 	s.wantState("v1", "", "v1 (failed)")
 
 	h := s.deployHistory()
-	h.wantActivities(t, "InspectHost", "SyncRelease", "SwitchCurrent", "PullImages", "StartRelease", "WaitRunning", "MarkFailed")
+	h.wantActivities(t, "InspectHost", "SyncRelease", "SwitchCurrent", "PullImages", "StartRelease", "WaitRunning", "HaltRelease", "MarkFailed")
+	// The crashed container is stopped, not removed: its logs stay.
+	if out := ssh(t, 1, "docker ps --all --filter label=com.docker.compose.project="+s.name+" --format '{{.State}}'"); strings.TrimSpace(out) != "exited" {
+		t.Fatalf("the failed first release's container should be kept, stopped; docker ps says %q", out)
+	}
 	if h.failureType() != "DeployFailed" {
 		t.Fatalf("deploy workflow closed with %s, failure type %q; want DeployFailed", h.closed(), h.failureType())
 	}
