@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 
-	"go.temporal.io/api/serviceerror"
 	ucli "github.com/urfave/cli/v2"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/hoist-dev/hoist/workflows"
 )
