@@ -202,7 +202,7 @@ func (a *Activities) StartRelease(ctx context.Context, in ReleaseInput) (StartRe
 	if err != nil {
 		return StartResult{}, err
 	}
-	return StartResult{UpAt: commands.ParseUpStart(res.Stdout)}, nil
+	return StartResult{UpAt: commands.ParseHostClock(res.Stdout)}, nil
 }
 
 // StopRelease runs compose down for the release.

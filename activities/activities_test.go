@@ -308,3 +308,21 @@ func TestWaitRunningWantsStableRun(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 }
+
+func TestWaitRunningCountsUptimeOnTheHostClock(t *testing.T) {
+	f := newFake(t)
+	c := target.compose("v2")
+	f.on(c.ContainerIDs(), reply{out: "abc\n"})
+	line := strings.Replace(inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", ""), `"StartedAt":"x"`, `"StartedAt":"2025-11-21T05:00:02Z"`, 1)
+	f.on(commands.InspectContainers("abc"), reply{out: "2025-11-21T05:00:03.5Z\n" + line})
+	env := actEnv(&Activities{SSH: f})
+	v, err := env.ExecuteActivity((&Activities{}).WaitRunning, WaitInput{Target: target, Version: "v2", Window: 5 * time.Second, Poll: time.Millisecond, Stable: time.Second, UpAt: "2025-11-21T05:00:00Z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res WaitResult
+	_ = v.Get(&res)
+	if res.Verdict != "healthy" || res.Polls != 1 {
+		t.Fatalf("up 1.5 s by the host's clock: want healthy at the first poll, got %+v", res)
+	}
+}

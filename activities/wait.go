@@ -42,6 +42,7 @@ func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult,
 			ids = commands.ParseIDs(out.Stdout)
 		}
 		var cs []commands.Container
+		hostNow := ""
 		if len(ids) > 0 {
 			out, err := a.SSH.Run(ctx, t.Host, commands.InspectContainers(ids...))
 			var exit *sshexec.ExitError
@@ -55,6 +56,7 @@ func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult,
 				inspectFailures = 0
 			}
 			cs = commands.ParseContainers(out.Stdout)
+			hostNow = commands.ParseHostClock(out.Stdout)
 		}
 		for i := range cs {
 			c := &cs[i]
@@ -77,7 +79,7 @@ func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult,
 			if healthySince.IsZero() {
 				healthySince = now
 			}
-			stable = now.Sub(healthySince) >= in.Stable
+			stable = now.Sub(healthySince) >= in.Stable || upLongEnough(cs, hostNow, in.Stable)
 		} else {
 			healthySince = time.Time{}
 		}
@@ -118,4 +120,20 @@ func (a *Activities) lastLogs(ctx context.Context, t Target, cs []commands.Conta
 		}
 	}
 	return ""
+}
+
+// upLongEnough: every container has been running for at least d by the
+// host's own clock, so a container up started a while ago counts from its
+// start, not from when this poll first saw it.
+func upLongEnough(cs []commands.Container, hostNow string, d time.Duration) bool {
+	if hostNow == "" || len(cs) == 0 {
+		return false
+	}
+	for _, c := range cs {
+		up, ok := c.UpFor(hostNow)
+		if !ok || up < d {
+			return false
+		}
+	}
+	return true
 }

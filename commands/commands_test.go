@@ -38,7 +38,7 @@ func TestBuilders(t *testing.T) {
 		t.Errorf("password must travel on stdin only: %q", login.String())
 	}
 	insp := InspectContainers("a1", "b2")
-	if got := insp.Steps[0]; got[len(got)-2] != "a1" || got[len(got)-1] != "b2" || got[4] != "--format" {
+	if got := insp.Steps[1]; insp.Steps[0][0] != "date" || got[len(got)-2] != "a1" || got[len(got)-1] != "b2" || got[4] != "--format" {
 		t.Errorf("inspect argv: %q", got)
 	}
 }
@@ -130,11 +130,11 @@ func TestParseContainers(t *testing.T) {
 	if len(got) != 2 || got[0].Name != "web-db-1" || got[0].ExitCode != 137 || got[0].RestartCount != 2 || got[1].Health != "healthy" {
 		t.Fatalf("got %+v", got)
 	}
-	up := ParseUpStart("2025-11-21T04:30:00.123456789Z\n Container web-web-1 Started\n")
+	up := ParseHostClock("2025-11-21T04:30:00.123456789Z\n Container web-web-1 Started\n")
 	if up == "" || !got[0].CreatedBefore(up) || got[1].CreatedBefore(up) {
 		t.Fatalf("created before %q: db %v web %v", up, got[0].CreatedBefore(up), got[1].CreatedBefore(up))
 	}
-	if ParseUpStart("Container started") != "" {
+	if ParseHostClock("Container started") != "" {
 		t.Fatal("junk taken for a time")
 	}
 }

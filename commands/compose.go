@@ -31,7 +31,7 @@ func (c Compose) Pull() remote.Command { return c.cmd("pull", "--quiet") }
 // place without another round trip (see ParseUpStart).
 func (c Compose) Up() remote.Command {
 	up := c.cmd("up", "--detach", "--remove-orphans")
-	return remote.Command{Dir: up.Dir, Steps: append([][]string{{"date", "-u", "+%Y-%m-%dT%H:%M:%S.%NZ"}}, up.Steps...)}
+	return remote.Command{Dir: up.Dir, Steps: append([][]string{hostClock}, up.Steps...)}
 }
 
 // Down stops and removes the project's containers.
@@ -56,11 +56,15 @@ func (c Compose) ContainerIDs(services ...string) remote.Command {
 // (containers without a healthcheck), and JSON keeps every field intact.
 const ContainerStateFormat = "{{.Id}}\t{{.Name}}\t{{index .Config.Labels \"com.docker.compose.service\"}}\t{{.RestartCount}}\t{{.Created}}\t{{json .State}}"
 
-// InspectContainers reads the state of containers by ID in one call.
+// InspectContainers reads the state of containers by ID in one call,
+// after the host's clock (ParseHostClock), so how long a container has
+// been up is measured on the clock that stamped its StartedAt.
 func InspectContainers(ids ...string) remote.Command {
 	argv := append([]string{"docker", "inspect", "--type", "container", "--format", ContainerStateFormat}, ids...)
-	return remote.Cmd(argv...)
+	return remote.Cmd(hostClock...).And(argv...)
 }
+
+var hostClock = []string{"date", "-u", "+%Y-%m-%dT%H:%M:%S.%NZ"}
 
 // ProjectContainers reads the state of every container of a project,
 // wherever it was started from; for status reports.

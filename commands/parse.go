@@ -132,6 +132,17 @@ type Container struct {
 	Created      string `json:"created,omitempty"` // RFC 3339, the host's clock
 }
 
+// UpFor is how long the container has been running at now, an RFC 3339
+// time on the host's clock; false when either time cannot be read.
+func (c Container) UpFor(now string) (time.Duration, bool) {
+	st, err1 := time.Parse(time.RFC3339Nano, c.StartedAt)
+	nt, err2 := time.Parse(time.RFC3339Nano, now)
+	if err1 != nil || err2 != nil || st.Year() < 2000 {
+		return 0, false
+	}
+	return nt.Sub(st), true
+}
+
 // CreatedBefore reports whether the container was created before t, an
 // RFC 3339 time on the same host's clock. Unparseable times count as
 // before: the container is then judged on new restarts only.
@@ -144,8 +155,9 @@ func (c Container) CreatedBefore(t string) bool {
 	return ct.Before(tt)
 }
 
-// ParseUpStart reads the host clock Compose.Up prints first.
-func ParseUpStart(out string) string {
+// ParseHostClock reads the host clock that Compose.Up and
+// InspectContainers print first.
+func ParseHostClock(out string) string {
 	line, _, _ := strings.Cut(out, "\n")
 	line = strings.TrimSpace(line)
 	if _, err := time.Parse(time.RFC3339Nano, line); err != nil {
