@@ -32,38 +32,36 @@ release() {
 	sed -e "s/@TAG@/$1/" -e "s/@CRASH_AFTER@/$2/" compose.yaml.tmpl >release/compose.yaml
 }
 
-# deploy VERSION: run hoist deploy, print its output, keep its exit code.
+# deploy: run hoist deploy with its default version (UTC now, as the
+# playbook's), print its output, keep its exit code.
 deploy() {
 	local rc=0
-	"$HOIST" deploy -c hoist.yml --version "$1" || rc=$?
+	"$HOIST" deploy -c hoist.yml || rc=$?
 	echo "(hoist deploy exited $rc)"
+	sleep 1 # the next default version is a later second
 	return 0
 }
 
-# The demo versions: the run's timestamp, so every run deploys new releases.
-stamp=$(date -u +%Y%m%d%H%M%S)
-v1=$stamp-v1 v2=$stamp-v2 v3=$stamp-crash
-
-say "Deploy $v1"
+say "Deploy the app's v1"
 release v1 ""
-deploy "$v1"
+deploy
 printf 'h1 answers: %s' "$(curl -s -m 2 $URL)"
 
-say "Deploy $v2 while probing $URL every 50 ms"
+say "Deploy v2 while probing $URL every 50 ms"
 release v2 ""
 probe_log=$(mktemp)
 ( while :; do printf '%s %s\n' "$(date +%s.%N)" "$(curl -s -m 0.5 $URL || echo DOWN)"; sleep 0.05; done ) >"$probe_log" &
 probe_pid=$!
-deploy "$v2"
+deploy
 kill $probe_pid; probe_pid=
 awk '{n++; seen[$2]++} $2=="DOWN"{down++} END {
 	printf "probe: %d requests, %d unanswered (the container swap in compose up)\n", n, down+0
 	for (v in seen) if (v != "DOWN") printf "  answered %-4s %d times\n", v, seen[v] }' "$probe_log"
 printf 'h1 answers: %s' "$(curl -s -m 2 $URL)"
 
-say "Deploy $v3, which crashes on start: hoist rolls back to $v2"
+say "Deploy a version that crashes on start: hoist rolls back to the v2 release"
 release v3 0
-deploy "$v3"
+deploy
 printf 'h1 answers: %s' "$(curl -s -m 2 $URL)"
 
 say "hoist status"
