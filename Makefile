@@ -12,7 +12,7 @@ WORKFLOWCHECK := $(TOOLS)/workflowcheck-$(WORKFLOWCHECK_VERSION)/workflowcheck
 # Integration tests talk to real sshd, dockerd, registry and Temporal.
 INTEGRATION_TIMEOUT ?= 20m
 
-.PHONY: all build test unit integration lint fmt-check vet workflowcheck bench demo \
+.PHONY: all build test unit integration lint fmt-check vet workflowcheck bench demo record-histories \
         testbed-up testbed-down testbed-status images clean
 
 all: build
@@ -49,6 +49,10 @@ vet:
 
 demo:
 	demo/demo.sh
+
+# Re-record the histories workflows/replay_test.go replays (needs the test bed).
+record-histories: testbed-up images build
+	scripts/record-histories.sh
 
 # Speed lives here, never in timed tests: SSH round trips (warm vs fresh
 # connection), and deploy / crash-rollback times on the demo app (median of 5).

@@ -21,15 +21,23 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) sdkwork
 	return w
 }
 
-// Register adds hoist's workflows and activities to any registry: a real
-// worker, a test environment or a replayer.
+// Register adds hoist's workflows and activities to a worker or a test
+// environment.
 func Register(r interface {
 	RegisterWorkflowWithOptions(any, workflow.RegisterOptions)
 	RegisterActivityWithOptions(any, activity.RegisterOptions)
 }, acts *activities.Activities) {
-	r.RegisterWorkflowWithOptions(workflows.Deploy, workflow.RegisterOptions{Name: workflows.DeployWorkflowName})
-	r.RegisterWorkflowWithOptions(workflows.Status, workflow.RegisterOptions{Name: workflows.StatusWorkflowName})
+	RegisterWorkflows(r)
 	if acts != nil {
 		r.RegisterActivityWithOptions(acts, activity.RegisterOptions{})
 	}
+}
+
+// RegisterWorkflows adds hoist's workflows under their stable names: a
+// worker, a test environment or a replayer.
+func RegisterWorkflows(r interface {
+	RegisterWorkflowWithOptions(any, workflow.RegisterOptions)
+}) {
+	r.RegisterWorkflowWithOptions(workflows.Deploy, workflow.RegisterOptions{Name: workflows.DeployWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.Status, workflow.RegisterOptions{Name: workflows.StatusWorkflowName})
 }

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# record-histories.sh — re-record the workflow histories the replay test
+# (workflows/replay_test.go) runs today's code against. One command:
+#
+#   make record-histories
+#
+# It runs the end-to-end suite against the test bed, then exports, from the
+# dev server, the latest run of each workflow path the suite drives (a
+# cancelled deploy is driven here: the suite has no cancel case), into
+# workflows/testdata/NAME.json. Commit the files with the workflow change
+# that needed them; never re-record to make a replay failure go away
+# without a workflow.GetVersion for in-flight deploys.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source "${HOIST_TB_DIR:-/var/lib/hoist-testbed}/env"
+T=$HOIST_TB_TEMPORAL_BIN
+ADDR=$HOIST_TB_TEMPORAL
+OUT=workflows/testdata
+since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
+go test -count=1 -tags integration ./e2e/ >/dev/null
+
+# latest PREFIX STATUS [EXCLUDE]: "workflowId runId" of the newest run
+# since $since whose ID does not contain EXCLUDE.
+latest() {
+	"$T" workflow list --address "$ADDR" -o json \
+		--query "WorkflowId STARTS_WITH \"$1\" AND ExecutionStatus = \"$2\" AND StartTime > \"$since\"" |
+		go run ./scripts/testbed/firstrun -exclude "${3:-//none//}"
+}
+
+export_run() { # NAME PREFIX STATUS [EXCLUDE]
+	read -r id run < <(latest "$2" "$3" "${4:-}")
+	[[ -n ${run:-} ]] || { echo "no $3 run of $2* since $since" >&2; exit 1; }
+	"$T" workflow show --address "$ADDR" -w "$id" -r "$run" -o json >"$OUT/$1.json"
+	echo "$OUT/$1.json <- $id $run"
+}
+
+export_run deploy-success deploy/e2e-first- Completed
+export_run deploy-warning deploy/e2e-unhealthy- Completed unhealthyrb
+export_run deploy-rollback deploy/e2e-crash- Failed crashfirst
+export_run deploy-first-failure deploy/e2e-crashfirst- Failed
+export_run deploy-two-hosts-rollback deploy/e2e-twohosts- Failed
+export_run status status/e2e- Completed
+
+# A cancelled deploy: v1, then an unhealthy v2 cancelled during its wait.
+dir=$(mktemp -d)
+svc=record-cancel
+trap 'kill ${wp:-} 2>/dev/null; ssh -F "$HOIST_TB_SSH_CONFIG" h1 "docker compose -p $svc down -t 1 >/dev/null 2>&1; rm -rf /srv/hoist/$svc"; rm -rf "$dir"' EXIT
+mkdir "$dir/files"
+cat >"$dir/hoist.yml" <<YML
+service: $svc
+remote_base: /srv/hoist/$svc
+files: ./files
+hosts: [deploy@10.77.0.11]
+wait: { retries: 10, delay: 3s }
+YML
+compose() {
+	cat >"$dir/files/compose.yaml" <<YML
+services:
+  web:
+    image: $HOIST_TB_REGISTRY/testapp:$1
+    ports: ["18200:8080"]
+    environment: { UNHEALTHY: "$2" }
+    healthcheck: { test: ["CMD", "/app", "-healthcheck"], interval: 1s, timeout: 1s, retries: 100, start_period: 60s }
+YML
+}
+export TEMPORAL_ADDRESS=$ADDR HOIST_TASK_QUEUE=record-$$
+make build >/dev/null
+bin/hoist worker --ssh-key "$HOIST_TB_SSH_KEY" --known-hosts "$HOIST_TB_KNOWN_HOSTS" >"$dir/worker.log" 2>&1 &
+wp=$!
+compose v1 0
+bin/hoist deploy -c "$dir/hoist.yml" --version c1 >/dev/null
+compose v2 1
+bin/hoist deploy -c "$dir/hoist.yml" --version c2 --detach >/dev/null
+sleep 6
+bin/hoist cancel -c "$dir/hoist.yml" >/dev/null || true
+export_run deploy-cancelled "deploy/$svc" Canceled

@@ -1,0 +1,40 @@
+package workflows_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/hoist-dev/hoist/worker"
+)
+
+// TestReplayRecordedHistories replays histories recorded from real runs
+// against the test bed (scripts/record-histories.sh) through today's
+// workflow code. A change that would break a deploy in flight — a step
+// added, removed or reordered without workflow.GetVersion — fails here.
+func TestReplayRecordedHistories(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"deploy-success", "deploy-warning", "deploy-rollback", "deploy-first-failure", "deploy-two-hosts-rollback", "deploy-cancelled", "status"}
+	have := map[string]bool{}
+	for _, f := range files {
+		have[filepath.Base(f[:len(f)-len(".json")])] = true
+	}
+	for _, w := range want {
+		if !have[w] {
+			t.Errorf("testdata/%s.json is missing: record it with scripts/record-histories.sh", w)
+		}
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			r := sdkworker.NewWorkflowReplayer()
+			worker.RegisterWorkflows(r)
+			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
+				t.Fatalf("replaying %s: %v", f, err)
+			}
+		})
+	}
+}
