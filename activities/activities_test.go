@@ -203,15 +203,7 @@ func TestWaitRunningCatchesRestartOfNewContainer(t *testing.T) {
 		reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", "starting")},
 		reply{out: inspectLine("abc", "web-web-1", 1, "2025-11-21T05:00:01Z", "running", "starting")})
 	f.on(commands.ContainerLogs("abc", 5), reply{out: "panic: config missing\n"})
-	env := actEnv(&Activities{SSH: f})
-	v, err := env.ExecuteActivity((&Activities{}).WaitRunning, WaitInput{Target: target, Version: "v2", Window: 5 * time.Second, Poll: time.Millisecond, UpAt: "2025-11-21T05:00:00Z"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res WaitResult
-	if err := v.Get(&res); err != nil {
-		t.Fatal(err)
-	}
+	res := wait(t, f, WaitInput{Target: target, Version: "v2", Window: 5 * time.Second, Poll: time.Millisecond, UpAt: "2025-11-21T05:00:00Z"})
 	if res.Verdict != "crashed" || res.Polls != 2 || !strings.Contains(res.Detail, "restarted") || !strings.Contains(res.Detail, "panic: config missing") {
 		t.Fatalf("result %+v", res)
 	}
@@ -223,13 +215,7 @@ func TestWaitRunningIgnoresOldRestartsOfKeptContainer(t *testing.T) {
 	f.on(c.ContainerIDs(), reply{out: "abc\n"})
 	// Created before up, restarted 3 times last week: healthy now.
 	f.on(commands.InspectContainers("abc"), reply{out: inspectLine("abc", "web-web-1", 3, "2025-11-20T05:00:00Z", "running", "")})
-	env := actEnv(&Activities{SSH: f})
-	v, err := env.ExecuteActivity((&Activities{}).WaitRunning, WaitInput{Target: target, Version: "v2", Window: time.Second, Poll: time.Millisecond, UpAt: "2025-11-21T05:00:00Z"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res WaitResult
-	_ = v.Get(&res)
+	res := wait(t, f, WaitInput{Target: target, Version: "v2", Window: time.Second, Poll: time.Millisecond, UpAt: "2025-11-21T05:00:00Z"})
 	if res.Verdict != "healthy" || res.Polls != 1 {
 		t.Fatalf("result %+v", res)
 	}
@@ -240,13 +226,7 @@ func TestWaitRunningWindowEndsUnhealthy(t *testing.T) {
 	c := target.compose("v2")
 	f.on(c.ContainerIDs("web"), reply{out: "abc\n"})
 	f.on(commands.InspectContainers("abc"), reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", "unhealthy")})
-	env := actEnv(&Activities{SSH: f})
-	v, err := env.ExecuteActivity((&Activities{}).WaitRunning, WaitInput{Target: target, Version: "v2", Services: []string{"web"}, Window: 50 * time.Millisecond, Poll: 5 * time.Millisecond, UpAt: "2025-11-21T05:00:00Z"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res WaitResult
-	_ = v.Get(&res)
+	res := wait(t, f, WaitInput{Target: target, Version: "v2", Services: []string{"web"}, Window: 50 * time.Millisecond, Poll: 5 * time.Millisecond, UpAt: "2025-11-21T05:00:00Z"})
 	if res.Verdict != "unhealthy" || res.Polls < 2 {
 		t.Fatalf("result %+v", res)
 	}
@@ -297,13 +277,7 @@ func TestWaitRunningWantsStableRun(t *testing.T) {
 		reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", "")},
 		reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "exited", "")})
 	f.on(commands.ContainerLogs("abc", 5), reply{})
-	env := actEnv(&Activities{SSH: f})
-	v, err := env.ExecuteActivity((&Activities{}).WaitRunning, WaitInput{Target: target, Version: "v2", Window: 5 * time.Second, Poll: time.Millisecond, Stable: time.Second, UpAt: "2025-11-21T05:00:00Z"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res WaitResult
-	_ = v.Get(&res)
+	res := wait(t, f, WaitInput{Target: target, Version: "v2", Window: 5 * time.Second, Poll: time.Millisecond, Stable: time.Second, UpAt: "2025-11-21T05:00:00Z"})
 	if res.Verdict != "crashed" || res.Polls != 3 {
 		t.Fatalf("result %+v", res)
 	}
@@ -315,14 +289,22 @@ func TestWaitRunningCountsUptimeOnTheHostClock(t *testing.T) {
 	f.on(c.ContainerIDs(), reply{out: "abc\n"})
 	line := strings.Replace(inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", ""), `"StartedAt":"x"`, `"StartedAt":"2025-11-21T05:00:02Z"`, 1)
 	f.on(commands.InspectContainers("abc"), reply{out: "2025-11-21T05:00:03.5Z\n" + line})
-	env := actEnv(&Activities{SSH: f})
-	v, err := env.ExecuteActivity((&Activities{}).WaitRunning, WaitInput{Target: target, Version: "v2", Window: 5 * time.Second, Poll: time.Millisecond, Stable: time.Second, UpAt: "2025-11-21T05:00:00Z"})
+	res := wait(t, f, WaitInput{Target: target, Version: "v2", Window: 5 * time.Second, Poll: time.Millisecond, Stable: time.Second, UpAt: "2025-11-21T05:00:00Z"})
+	if res.Verdict != "healthy" || res.Polls != 1 {
+		t.Fatalf("up 1.5 s by the host's clock: want healthy at the first poll, got %+v", res)
+	}
+}
+
+// wait runs WaitRunning in an activity environment (it heartbeats).
+func wait(t *testing.T, f *fakeRunner, in WaitInput) WaitResult {
+	t.Helper()
+	v, err := actEnv(&Activities{SSH: f}).ExecuteActivity((&Activities{}).WaitRunning, in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var res WaitResult
-	_ = v.Get(&res)
-	if res.Verdict != "healthy" || res.Polls != 1 {
-		t.Fatalf("up 1.5 s by the host's clock: want healthy at the first poll, got %+v", res)
+	if err := v.Get(&res); err != nil {
+		t.Fatal(err)
 	}
+	return res
 }
