@@ -37,14 +37,14 @@ var (
 	// transferStep: uploading the release; heartbeats while it runs.
 	transferStep = workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Minute,
-		HeartbeatTimeout:    20 * time.Second,
+		HeartbeatTimeout:    10 * time.Second,
 		RetryPolicy:         retries(10),
 	}
 	// composeStep: pull, up, down — may take minutes, heartbeats; a
 	// command that keeps failing is not retried forever.
 	composeStep = workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Minute,
-		HeartbeatTimeout:    20 * time.Second,
+		HeartbeatTimeout:    10 * time.Second,
 		RetryPolicy:         retries(4),
 	}
 )
@@ -53,7 +53,7 @@ var (
 func waitStep(window time.Duration) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		StartToCloseTimeout: window + 2*time.Minute,
-		HeartbeatTimeout:    20 * time.Second,
+		HeartbeatTimeout:    10 * time.Second,
 		RetryPolicy:         retries(4),
 	}
 }
