@@ -126,12 +126,12 @@ func (a *Activities) run(ctx context.Context, t Target, step string, cmd remote.
 
 // InspectHost reads the releases and current link under remote_base.
 func (a *Activities) InspectHost(ctx context.Context, t Target) (commands.State, error) {
-	res, err := a.SSH.Run(ctx, t.Host, t.layout().Inspect())
+	res, err := a.SSH.Run(ctx, t.Host, t.Layout().Inspect())
 	var exit *sshexec.ExitError
 	if errors.As(err, &exit) {
 		// Inspect fails when remote_base does not exist yet: a host never
 		// deployed to. Ask rather than parse a localised message.
-		_, missing := a.SSH.Run(ctx, t.Host, t.layout().BaseExists())
+		_, missing := a.SSH.Run(ctx, t.Host, t.Layout().BaseExists())
 		if errors.As(missing, &exit) && exit.Code == 1 {
 			return commands.State{}, nil
 		}
@@ -147,7 +147,7 @@ func (a *Activities) InspectHost(ctx context.Context, t Target) (commands.State,
 // The same content already there is a no-op; other content is refused.
 func (a *Activities) SyncRelease(ctx context.Context, in SyncInput) (SyncResult, error) {
 	t := in.Target
-	dir, err := t.layout().Release(in.Version)
+	dir, err := t.Layout().Release(in.Version)
 	if err != nil {
 		return SyncResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("host %s, step sync: %v", t.Label(), err), ErrInvalid, err)
 	}
@@ -159,7 +159,7 @@ func (a *Activities) SyncRelease(ctx context.Context, in SyncInput) (SyncResult,
 	if err := config.ExtractBundle(in.Bundle, local); err != nil {
 		return SyncResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("host %s, step sync, release %s: bad bundle: %v", t.Label(), in.Version, err), ErrInvalid, err)
 	}
-	if _, err := a.run(ctx, t, "sync", t.layout().EnsureBase()); err != nil {
+	if _, err := a.run(ctx, t, "sync", t.Layout().EnsureBase()); err != nil {
 		return SyncResult{}, err
 	}
 	stop := a.heartbeat(ctx, "sync")
@@ -176,7 +176,7 @@ func (a *Activities) SyncRelease(ctx context.Context, in SyncInput) (SyncResult,
 // it renames an identical link over current, which changes nothing.
 func (a *Activities) SwitchCurrent(ctx context.Context, in ReleaseInput) error {
 	t := in.Target
-	_, err := a.SSH.Run(ctx, t.Host, t.layout().SwitchCurrent(in.Version))
+	_, err := a.SSH.Run(ctx, t.Host, t.Layout().SwitchCurrent(in.Version))
 	var exit *sshexec.ExitError
 	if errors.As(err, &exit) && exit.Code == 1 && exit.StderrTail == "" {
 		// test -d failed: the release folder is not on this host.
@@ -190,7 +190,7 @@ func (a *Activities) SwitchCurrent(ctx context.Context, in ReleaseInput) error {
 func (a *Activities) PullImages(ctx context.Context, in ReleaseInput) error {
 	stop := a.heartbeat(ctx, "pull")
 	defer stop()
-	_, err := a.run(ctx, in.Target, "pull, release "+in.Version, in.Target.compose(in.Version).Pull())
+	_, err := a.run(ctx, in.Target, "pull, release "+in.Version, in.Target.Compose(in.Version).Pull())
 	return err
 }
 
@@ -198,7 +198,7 @@ func (a *Activities) PullImages(ctx context.Context, in ReleaseInput) error {
 func (a *Activities) StartRelease(ctx context.Context, in ReleaseInput) (StartResult, error) {
 	stop := a.heartbeat(ctx, "up")
 	defer stop()
-	res, err := a.run(ctx, in.Target, "up, release "+in.Version, in.Target.compose(in.Version).Up())
+	res, err := a.run(ctx, in.Target, "up, release "+in.Version, in.Target.Compose(in.Version).Up())
 	if err != nil {
 		return StartResult{}, err
 	}
@@ -209,7 +209,7 @@ func (a *Activities) StartRelease(ctx context.Context, in ReleaseInput) (StartRe
 func (a *Activities) StopRelease(ctx context.Context, in ReleaseInput) error {
 	stop := a.heartbeat(ctx, "down")
 	defer stop()
-	_, err := a.run(ctx, in.Target, "down, release "+in.Version, in.Target.compose(in.Version).Down())
+	_, err := a.run(ctx, in.Target, "down, release "+in.Version, in.Target.Compose(in.Version).Down())
 	return err
 }
 
@@ -217,7 +217,7 @@ func (a *Activities) StopRelease(ctx context.Context, in ReleaseInput) error {
 // with nothing to roll back to, a crash loop should stop, but its logs
 // must stay for whoever looks into it.
 func (a *Activities) HaltRelease(ctx context.Context, in ReleaseInput) error {
-	_, err := a.run(ctx, in.Target, "stop, release "+in.Version, in.Target.compose(in.Version).Stop())
+	_, err := a.run(ctx, in.Target, "stop, release "+in.Version, in.Target.Compose(in.Version).Stop())
 	return err
 }
 
@@ -243,13 +243,13 @@ func (a *Activities) MarkFailed(ctx context.Context, in ReleaseInput) error {
 	if err != nil || !st.Has(in.Version) {
 		return err
 	}
-	_, err = a.run(ctx, in.Target, "mark "+in.Version+" failed", in.Target.layout().MarkFailed(in.Version))
+	_, err = a.run(ctx, in.Target, "mark "+in.Version+" failed", in.Target.Layout().MarkFailed(in.Version))
 	return err
 }
 
 // ClearFailed removes a failed mark once the release has succeeded.
 func (a *Activities) ClearFailed(ctx context.Context, in ReleaseInput) error {
-	_, err := a.run(ctx, in.Target, "clear failed mark of "+in.Version, in.Target.layout().ClearFailed(in.Version))
+	_, err := a.run(ctx, in.Target, "clear failed mark of "+in.Version, in.Target.Layout().ClearFailed(in.Version))
 	return err
 }
 
@@ -264,7 +264,7 @@ func (a *Activities) PruneReleases(ctx context.Context, in PruneInput) (PruneRes
 	if len(doomed) == 0 {
 		return PruneResult{}, nil
 	}
-	if _, err := a.run(ctx, in.Target, "remove old releases", in.Target.layout().RemoveReleases(doomed...)); err != nil {
+	if _, err := a.run(ctx, in.Target, "remove old releases", in.Target.Layout().RemoveReleases(doomed...)); err != nil {
 		return PruneResult{}, err
 	}
 	return PruneResult{Removed: doomed}, nil

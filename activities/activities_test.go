@@ -100,8 +100,8 @@ func appErrType(err error) string {
 
 func TestInspectHostOfNewHostIsEmpty(t *testing.T) {
 	f := newFake(t)
-	f.on(target.layout().Inspect(), reply{code: 2, out: "cd: can't cd to /srv/web"})
-	f.on(target.layout().BaseExists(), reply{code: 1})
+	f.on(target.Layout().Inspect(), reply{code: 2, out: "cd: can't cd to /srv/web"})
+	f.on(target.Layout().BaseExists(), reply{code: 1})
 	acts := &Activities{SSH: f}
 	st, err := acts.InspectHost(context.Background(), target)
 	if err != nil || st.Current != "" || len(st.Releases) != 0 {
@@ -111,8 +111,8 @@ func TestInspectHostOfNewHostIsEmpty(t *testing.T) {
 
 func TestSwitchCurrentRefusesMissingRelease(t *testing.T) {
 	f := newFake(t)
-	f.on(target.layout().SwitchCurrent("v1"), reply{})
-	f.on(target.layout().SwitchCurrent("v9"), reply{code: 1})
+	f.on(target.Layout().SwitchCurrent("v1"), reply{})
+	f.on(target.Layout().SwitchCurrent("v9"), reply{code: 1})
 	acts := &Activities{SSH: f}
 	if err := acts.SwitchCurrent(context.Background(), ReleaseInput{Target: target, Version: "v1"}); err != nil {
 		t.Fatal(err)
@@ -131,7 +131,7 @@ func TestSyncConflictIsPermanent(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFake(t)
-	f.on(target.layout().EnsureBase(), reply{})
+	f.on(target.Layout().EnsureBase(), reply{})
 	f.upload = func(d string) (sshexec.UploadResult, error) {
 		return sshexec.UploadResult{}, &sshexec.ConflictError{Host: "h1", Dir: d, Want: "sha256:a", Got: "sha256:b"}
 	}
@@ -197,7 +197,7 @@ func inspectLine(id, name string, restarts int, created, status string, health s
 
 func TestWaitRunningCatchesRestartOfNewContainer(t *testing.T) {
 	f := newFake(t)
-	c := target.compose("v2")
+	c := target.Compose("v2")
 	f.on(c.ContainerIDs(), reply{out: "abc\n"})
 	f.on(commands.InspectContainers("abc"),
 		reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", "starting")},
@@ -211,7 +211,7 @@ func TestWaitRunningCatchesRestartOfNewContainer(t *testing.T) {
 
 func TestWaitRunningIgnoresOldRestartsOfKeptContainer(t *testing.T) {
 	f := newFake(t)
-	c := target.compose("v2")
+	c := target.Compose("v2")
 	f.on(c.ContainerIDs(), reply{out: "abc\n"})
 	// Created before up, restarted 3 times last week: healthy now.
 	f.on(commands.InspectContainers("abc"), reply{out: inspectLine("abc", "web-web-1", 3, "2025-11-20T05:00:00Z", "running", "")})
@@ -223,7 +223,7 @@ func TestWaitRunningIgnoresOldRestartsOfKeptContainer(t *testing.T) {
 
 func TestWaitRunningWindowEndsUnhealthy(t *testing.T) {
 	f := newFake(t)
-	c := target.compose("v2")
+	c := target.Compose("v2")
 	f.on(c.ContainerIDs("web"), reply{out: "abc\n"})
 	f.on(commands.InspectContainers("abc"), reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", "unhealthy")})
 	res := wait(t, f, WaitInput{Target: target, Version: "v2", Services: []string{"web"}, Window: 50 * time.Millisecond, Poll: 5 * time.Millisecond, UpAt: "2025-11-21T05:00:00Z"})
@@ -235,17 +235,17 @@ func TestWaitRunningWindowEndsUnhealthy(t *testing.T) {
 func TestErrorsNameHostAndStep(t *testing.T) {
 	f := newFake(t)
 	rel := ReleaseInput{Target: target, Version: "v2"}
-	f.on(target.compose("v2").Pull(), reply{code: 18, out: "manifest for testapp:v9 not found"})
+	f.on(target.Compose("v2").Pull(), reply{code: 18, out: "manifest for testapp:v9 not found"})
 	err := (&Activities{SSH: f}).PullImages(context.Background(), rel)
 	if got := appErrType(err); got != ErrCommand || !strings.Contains(err.Error(), "host h1, step pull, release v2") || !strings.Contains(err.Error(), "manifest") {
 		t.Fatalf("%s %v", got, err)
 	}
-	f.on(target.compose("v2").Pull(), reply{err: &sshexec.HostKeyError{Host: "h1", Problem: sshexec.HostKeyChanged}})
+	f.on(target.Compose("v2").Pull(), reply{err: &sshexec.HostKeyError{Host: "h1", Problem: sshexec.HostKeyChanged}})
 	err = (&Activities{SSH: f}).PullImages(context.Background(), rel)
 	if got := appErrType(err); got != ErrHostKey+" (non-retryable)" {
 		t.Fatalf("host key: %s %v", got, err)
 	}
-	f.on(target.compose("v2").Pull(), reply{err: &sshexec.ConnError{Host: "h1", Op: "dial", Err: errors.New("refused")}})
+	f.on(target.Compose("v2").Pull(), reply{err: &sshexec.ConnError{Host: "h1", Op: "dial", Err: errors.New("refused")}})
 	err = (&Activities{SSH: f}).PullImages(context.Background(), rel)
 	if got := appErrType(err); got != ErrUnreachable {
 		t.Fatalf("unreachable: %s %v", got, err)
@@ -269,7 +269,7 @@ func writeCompose(t *testing.T, dir string) {
 
 func TestWaitRunningWantsStableRun(t *testing.T) {
 	f := newFake(t)
-	c := target.compose("v2")
+	c := target.Compose("v2")
 	f.on(c.ContainerIDs(), reply{out: "abc\n"})
 	// Running at the first polls, then it crashes: not a success.
 	f.on(commands.InspectContainers("abc"),
@@ -285,7 +285,7 @@ func TestWaitRunningWantsStableRun(t *testing.T) {
 
 func TestWaitRunningCountsUptimeOnTheHostClock(t *testing.T) {
 	f := newFake(t)
-	c := target.compose("v2")
+	c := target.Compose("v2")
 	f.on(c.ContainerIDs(), reply{out: "abc\n"})
 	line := strings.Replace(inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", ""), `"StartedAt":"x"`, `"StartedAt":"2025-11-21T05:00:02Z"`, 1)
 	f.on(commands.InspectContainers("abc"), reply{out: "2025-11-21T05:00:03.5Z\n" + line})

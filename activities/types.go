@@ -24,10 +24,12 @@ func (t Target) Label() string {
 	return t.Host
 }
 
-func (t Target) layout() commands.Layout { return commands.Layout{Base: t.Base} }
+// Layout is where the service lives on the host.
+func (t Target) Layout() commands.Layout { return commands.Layout{Base: t.Base} }
 
-func (t Target) compose(version string) commands.Compose {
-	return commands.Compose{Layout: t.layout(), Project: t.Service, Version: version}
+// Compose builds compose commands for one release of the service.
+func (t Target) Compose(version string) commands.Compose {
+	return commands.Compose{Layout: t.Layout(), Project: t.Service, Version: version}
 }
 
 // SyncInput carries the release bundle to one host.

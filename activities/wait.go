@@ -35,7 +35,7 @@ func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult,
 	var healthySince time.Time // all good, uninterrupted, since then
 	for {
 		if len(ids) == 0 {
-			out, err := a.run(ctx, t, "wait running, release "+in.Version, t.compose(in.Version).ContainerIDs(in.Services...))
+			out, err := a.run(ctx, t, "wait running, release "+in.Version, t.Compose(in.Version).ContainerIDs(in.Services...))
 			if err != nil {
 				return res, err
 			}

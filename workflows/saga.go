@@ -112,16 +112,14 @@ func (d *deploy) markFailed(ctx workflow.Context, h *hostRun) {
 }
 
 // recovery tells the person on call what a host is left with and the
-// commands that finish the rollback by hand.
+// commands that finish the rollback by hand: the very commands hoist runs,
+// from the same builders.
 func (d *deploy) recovery(h *hostRun, problems []string) string {
-	base := h.t.Base
-	project := h.t.Service
-	return fmt.Sprintf("host %s: %s. To recover: ssh %s, then: cd %s && ln -sfn %s .current.tmp && mv -T .current.tmp current && cd %s && docker compose --project-name %s up -d && docker compose --project-name %s ps",
-		h.t.Label(), strings.Join(problems, "; "), h.t.Host,
-		shq(base), shq(h.prev), shq(base+"/"+h.prev), shq(project), shq(project))
+	prev := h.t.Compose(h.prev)
+	return fmt.Sprintf("host %s: %s. To recover: ssh %s, then: %s; %s; %s",
+		h.t.Label(), strings.Join(problems, "; "), remote.Quote(h.t.Host),
+		h.t.Layout().SwitchCurrent(h.prev), prev.Up(), prev.ContainerIDs())
 }
-
-func shq(s string) string { return remote.Quote(s) }
 
 func appendUnique(xs []string, x string) []string {
 	for _, y := range xs {
