@@ -3,8 +3,10 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	ucli "github.com/urfave/cli/v2"
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/hoist-dev/hoist/workflows"
@@ -26,8 +28,20 @@ func cancelCommand(s Streams) *ucli.Command {
 			}
 			defer cl.Close()
 			id := workflows.DeployWorkflowID(spec.Service)
+			// Cancelling a closed workflow is not an error to the server:
+			// look first, so a second cancel does not claim a rollback.
+			desc, err := cl.DescribeWorkflowExecution(c.Context, id, "")
+			var nf *serviceerror.NotFound
+			switch {
+			case errors.As(err, &nf):
+				return fmt.Errorf("no deploy or rollback of %s is running", spec.Service)
+			case err != nil:
+				return fmt.Errorf("looking up %s: %w", id, err)
+			case desc.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
+				return fmt.Errorf("no deploy or rollback of %s is running (the last one is %s)", spec.Service,
+					strings.ToLower(strings.TrimPrefix(desc.GetWorkflowExecutionInfo().GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")))
+			}
 			if err := cl.CancelWorkflow(c.Context, id, ""); err != nil {
-				var nf *serviceerror.NotFound
 				if errors.As(err, &nf) {
 					return fmt.Errorf("no deploy or rollback of %s is running", spec.Service)
 				}

@@ -95,3 +95,35 @@ func testWorkerKilledAt(t *testing.T, name string, port int, step string) {
 	}
 	t.Logf("worker killed at %s: the deploy completed %s later on a new worker", step, recovered.Round(100*time.Millisecond))
 }
+
+const portCancel = 18100
+
+// hoist cancel during the wait: compensation runs, the previous release
+// serves again, and cancel exits 1 saying so.
+func TestCancelRollsBack(t *testing.T) {
+	t.Parallel()
+	s := newService(t, "cancel", portCancel)
+	s.wait = "{retries: 20, delay: 3s}"
+	s.mustDeploy("v1", image("v1"))
+	bad := image("v2")
+	bad.unhealthy = true // running but never healthy: the wait lasts its window
+	s.deploy("v2", bad, "--detach").want(t, 0)
+	deadline := time.Now().Add(60 * time.Second)
+	for !slices.Contains(s.deployHistory().activities(), "WaitRunning") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the deploy never reached the wait: %v", s.deployHistory().activities())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	r := s.hoist("cancel", "--config", s.hoistYML())
+	r.want(t, 1, "❌ Deployment of version v2 was cancelled. Rolled back to v1.")
+	if c := s.deployHistory().closed(); c != "WORKFLOW_EXECUTION_CANCELED" {
+		t.Fatalf("deploy closed with %s, want WORKFLOW_EXECUTION_CANCELED", c)
+	}
+	s.wantState("v1", suite.env.Image("v1"), "v1", "v2 (failed)")
+	s.wantServes("v1")
+	// Nothing left to cancel.
+	r = s.hoist("cancel", "--config", s.hoistYML())
+	r.want(t, 1)
+	wantContains(t, "second cancel", r.stderr, "no deploy or rollback of "+s.name+" is running")
+}
