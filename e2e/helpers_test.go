@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hoist-dev/hoist/remote"
 )
 
 // service is one test's service: its own name, remote_base, published
@@ -59,9 +61,10 @@ func newService(t testing.TB, prefix string, port int, hosts ...int) *service {
 // fails fails the test: leftovers would break the next run.
 func (s *service) cleanup() {
 	t := s.t
+	base := remote.Quote(s.base) // it may hold spaces and shell syntax
 	if t.Failed() {
 		for _, h := range s.hosts {
-			out, _ := sshRun(h, fmt.Sprintf("set -x; ls -la %[1]s %[1]s/*/ 2>&1; docker ps --all --filter label=com.docker.compose.project=%[2]s --format '{{.Names}} {{.Image}} {{.Status}}'", s.base, s.name))
+			out, _ := sshRun(h, fmt.Sprintf("set -x; ls -la %[1]s %[1]s/*/ 2>&1; docker ps --all --filter label=com.docker.compose.project=%[2]s --format '{{.Names}} {{.Image}} {{.Status}}'", base, s.name))
 			t.Logf("state of h%d after the failure:\n%s", h, out)
 		}
 		t.Logf("worker log (%s), last lines about %s:\n%s", suite.workerLog, s.name, grepTail(suite.workerLog, s.name, 40))
@@ -72,7 +75,7 @@ func (s *service) cleanup() {
 	}
 	for _, h := range s.hosts {
 		script := fmt.Sprintf("docker compose --project-name %s down --remove-orphans --timeout 1 >/dev/null 2>&1; "+
-			"if [ -e %[2]s ]; then chmod -R u+rwx %[2]s && rm -rf %[2]s; fi; test ! -e %[2]s", s.name, s.base)
+			"if [ -e %[2]s ]; then chmod -R u+rwx %[2]s && rm -rf %[2]s; fi; test ! -e %[2]s", s.name, base)
 		if out, err := sshRun(h, script); err != nil {
 			t.Errorf("cleanup of %s on h%d: %v\n%s", s.name, h, err, out)
 		}
@@ -344,9 +347,9 @@ const stateSep = "@@hoist-e2e@@"
 // state reads host n.
 func (s *service) state(n int) hostState {
 	s.t.Helper()
-	script := fmt.Sprintf(`readlink %[1]s/current; echo %[3]s
+	script := fmt.Sprintf(`readlink %[4]s; echo %[3]s
 if cd %[1]s 2>/dev/null; then for d in *; do if [ -d "$d" ] && [ ! -L "$d" ]; then if [ -e "$d/.hoist-failed" ]; then echo "$d (failed)"; else echo "$d"; fi; fi; done; fi; echo %[3]s
-docker ps --all --filter label=com.docker.compose.project=%[2]s --format '{{json .}}'`, s.base, s.name, stateSep)
+docker ps --all --filter label=com.docker.compose.project=%[2]s --format '{{json .}}'`, remote.Quote(s.base), s.name, stateSep, remote.Quote(s.base+"/current"))
 	out := ssh(s.t, n, script)
 	parts := strings.Split(out, stateSep+"\n")
 	if len(parts) != 3 {
@@ -402,7 +405,7 @@ func (s *service) wantState(current, image string, releases ...string) {
 func (s *service) wantNoBase() {
 	s.t.Helper()
 	for n := 1; n <= len(suite.env.Hosts); n++ {
-		if out := ssh(s.t, n, fmt.Sprintf("ls -d %s 2>/dev/null || true", s.base)); strings.TrimSpace(out) != "" {
+		if out := ssh(s.t, n, fmt.Sprintf("ls -d %s 2>/dev/null || true", remote.Quote(s.base))); strings.TrimSpace(out) != "" {
 			s.t.Fatalf("h%d: %s exists, but nothing should have touched the host", n, s.base)
 		}
 	}
