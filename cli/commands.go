@@ -11,6 +11,7 @@ func commands(s Streams) []*ucli.Command {
 		rollbackCommand(s),
 		statusCommand(s),
 		cancelCommand(s),
+		watchCommand(s),
 		workerCommand(s),
 		codecServerCommand(s),
 		codecKeyCommand(s),

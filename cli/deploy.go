@@ -23,12 +23,14 @@ var configFlag = &ucli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage:
 
 var detachFlag = &ucli.BoolFlag{Name: "detach", Usage: "start the deploy, print its workflow ID and Web UI link, and exit"}
 
+var attachFlag = &ucli.BoolFlag{Name: "attach", Usage: "if a deploy or rollback of the service is already running, follow it (as `hoist watch` does) instead of failing"}
+
 func deployCommand(s Streams) *ucli.Command {
 	return &ucli.Command{
 		Name:  "deploy",
 		Usage: "deploy the service's files as a new release to every host, rolling back on failure",
 		Flags: []ucli.Flag{
-			configFlag, detachFlag, uiURLFlag,
+			configFlag, detachFlag, attachFlag, uiURLFlag,
 			&ucli.StringFlag{Name: "version", Usage: "release version [0-9A-Za-z._-]{1,64} (default: now, UTC, as YYYYMMDDhhmmss)"},
 		},
 		Action: func(c *ucli.Context) error {
@@ -64,7 +66,7 @@ func rollbackCommand(s Streams) *ucli.Command {
 		Name:  "rollback",
 		Usage: "switch every host back to an earlier release that is still on it",
 		Flags: []ucli.Flag{
-			configFlag, detachFlag, uiURLFlag,
+			configFlag, detachFlag, attachFlag, uiURLFlag,
 			&ucli.StringFlag{Name: "to", Usage: "release to roll back to (default: the newest release older than current not marked failed)"},
 		},
 		Action: func(c *ucli.Context) error {
@@ -111,7 +113,7 @@ func rollbackCommand(s Streams) *ucli.Command {
 // with): a release so named is renamed over current and breaks every
 // later deploy.
 func checkReleaseName(flag, v string) error {
-	if !cmds.IsVersion(v) || strings.HasPrefix(v, ".") {
+	if !cmds.IsVersion(v) {
 		return Usagef("%s: %q is reserved for hoist's own entries under remote_base; choose another version", flag, v)
 	}
 	return nil
@@ -125,6 +127,9 @@ func loadSpec(c *ucli.Context) (*config.Spec, error) {
 	return spec, nil
 }
 
+const registerAttributesHint = "temporal operator search-attribute create --name HoistService --type Keyword " +
+	"&& temporal operator search-attribute create --name HoistVersion --type Keyword"
+
 // startAndFollow starts the deploy workflow under the service's lock and,
 // unless detached, prints each step as it happens and the outcome.
 func startAndFollow(c *ucli.Context, s Streams, in workflows.DeployInput) error {
@@ -134,17 +139,32 @@ func startAndFollow(c *ucli.Context, s Streams, in workflows.DeployInput) error 
 	}
 	defer cl.Close()
 	id := workflows.DeployWorkflowID(in.Spec.Service)
-	run, err := cl.ExecuteWorkflow(c.Context, client.StartWorkflowOptions{
+	opts := client.StartWorkflowOptions{
 		ID:                                       id,
 		TaskQueue:                                c.String(flagTaskQueue),
 		WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		StaticSummary:                            fmt.Sprintf("%s %s %s to %d host(s)", in.Kind, in.Spec.Service, in.Version, len(in.Spec.Hosts)),
-	}, workflows.DeployWorkflowName, in)
+		TypedSearchAttributes:                    workflows.SearchAttributes(in),
+	}
+	run, err := cl.ExecuteWorkflow(c.Context, opts, workflows.DeployWorkflowName, in)
+	var invalid *serviceerror.InvalidArgument
+	if errors.As(err, &invalid) && strings.Contains(invalid.Error(), "search attribute") {
+		// A namespace without hoist's attributes still deploys; only
+		// filtering in the Web UI is lost.
+		fmt.Fprintf(s.Err, "hoist: warning: namespace %s has no search attributes %s; deploys cannot be filtered by them. "+
+			"Register them once: %s\n", c.String(flagNamespace), strings.Join(workflows.SearchAttributeNames, ", "), registerAttributesHint)
+		opts.TypedSearchAttributes = temporal.SearchAttributes{}
+		run, err = cl.ExecuteWorkflow(c.Context, opts, workflows.DeployWorkflowName, in)
+	}
 	if err != nil {
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &started) {
+			if c.Bool("attach") && !c.Bool("detach") {
+				fmt.Fprintf(s.Out, "A deploy or rollback of %s is already running; following it instead of starting version %s\n", in.Spec.Service, in.Version)
+				return attach(c, s, cl, &in.Spec, started.RunId)
+			}
 			return fmt.Errorf("another deploy or rollback of %s is running: workflow %s (run %s), see %s; wait for it or `hoist cancel`",
 				in.Spec.Service, id, started.RunId, workflowLink(c, id, started.RunId))
 		}
@@ -187,7 +207,7 @@ func follow(ctx context.Context, s Streams, cl client.Client, run client.Workflo
 		case <-tick.C:
 			show()
 		case <-ctx.Done():
-			fmt.Fprintf(s.Err, "hoist: stopped following; the deploy goes on: workflow %s\n", run.GetID())
+			fmt.Fprintf(s.Err, "hoist: stopped following; the deploy goes on: workflow %s; `hoist watch` follows it again\n", run.GetID())
 			return &silentError{code: ExitFailed}
 		}
 	}
@@ -214,6 +234,14 @@ func printEvents(w io.Writer, evs []workflows.Event, from int) int {
 // outcome prints the seed's closing line and decides the exit code.
 func outcome(s Streams, in workflows.DeployInput, res *workflows.DeployResult, err error) error {
 	if err == nil {
+		// The workflow's own result wins: an attached CLI may not know
+		// what it follows.
+		if res.Version != "" {
+			in.Version = res.Version
+		}
+		if res.Kind != "" {
+			in.Kind = res.Kind
+		}
 		if res.Outcome == workflows.OutcomeWarning {
 			for _, w := range res.Warnings {
 				fmt.Fprintf(s.Out, "⚠️ Warning: %s. Monitor closely.\n", w)

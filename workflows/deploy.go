@@ -23,7 +23,7 @@ func Deploy(ctx workflow.Context, in DeployInput) (*DeployResult, error) {
 	if in.Kind == "" {
 		in.Kind = KindDeploy
 	}
-	d := &deploy{in: in, progress: Progress{Phase: "deploying"}}
+	d := &deploy{in: in, progress: Progress{Kind: in.Kind, Version: in.Version, Phase: "deploying"}}
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return d.progress, nil }); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,8 @@ package workflows
 import (
 	"time"
 
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/hoist-dev/hoist/activities"
 	"github.com/hoist-dev/hoist/config"
 )
@@ -27,6 +29,20 @@ const (
 // DeployWorkflowID is the deploy lock: one deploy or rollback per service
 // at a time, enforced by Temporal's workflow-ID uniqueness.
 func DeployWorkflowID(service string) string { return "deploy/" + service }
+
+// Search attributes of a deploy workflow, for finding deploys in the Web
+// UI ("HoistService = 'web'"). Temporal stores them in plain text even
+// when payloads are encrypted: they hold names only, never secrets.
+var (
+	ServiceAttribute     = temporal.NewSearchAttributeKeyKeyword("HoistService")
+	VersionAttribute     = temporal.NewSearchAttributeKeyKeyword("HoistVersion")
+	SearchAttributeNames = []string{ServiceAttribute.GetName(), VersionAttribute.GetName()}
+)
+
+// SearchAttributes of the deploy of in.
+func SearchAttributes(in DeployInput) temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(ServiceAttribute.ValueSet(in.Spec.Service), VersionAttribute.ValueSet(in.Version))
+}
 
 // DeployInput is the whole deploy spec. It holds no credentials.
 type DeployInput struct {
@@ -93,8 +109,10 @@ type Event struct {
 
 // Progress answers the progress query.
 type Progress struct {
-	Events []Event `json:"events"`
-	Phase  string  `json:"phase"` // deploying | rolling back | done
+	Kind    string  `json:"kind"`    // KindDeploy or KindRollback
+	Version string  `json:"version"` // the release deployed or rolled back to
+	Events  []Event `json:"events"`
+	Phase   string  `json:"phase"` // deploying | rolling back | done
 }
 
 // StatusInput asks for the state of every host of a service.
