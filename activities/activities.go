@@ -99,7 +99,7 @@ func fail(ctx context.Context, t Target, step string, err error) error {
 func (a *Activities) heartbeat(ctx context.Context, details ...any) (stop func()) {
 	every := a.HeartbeatEvery
 	if every <= 0 {
-		every = 5 * time.Second
+		every = time.Second
 	}
 	done := make(chan struct{})
 	go func() {

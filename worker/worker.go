@@ -4,6 +4,8 @@
 package worker
 
 import (
+	"time"
+
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -16,7 +18,12 @@ import (
 // New returns a worker on taskQueue running hoist's workflows and the
 // given activities.
 func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
-	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
+	w := sdkworker.New(c, taskQueue, sdkworker.Options{
+		// A workflow's next task waits this long for the worker that ran
+		// the last one before any worker may take it: a worker killed
+		// mid-deploy holds the deploy up no longer than that.
+		StickyScheduleToStartTimeout: 2 * time.Second,
+	})
 	Register(w, acts)
 	return w
 }

@@ -16,7 +16,11 @@ var permanent = []string{
 }
 
 // retries is the budget for a step whose host may be briefly unreachable:
-// about a minute of backoff, enough to ride out an sshd restart.
+// about a minute of backoff (1+2+4+8 s, then 10 s apart), enough to ride
+// out an sshd restart or a reboot. Every step gets the same budget: a host
+// does not come back sooner because the step was a pull. A command that
+// ran and failed is not retried this long: activities make it
+// non-retryable from its second attempt.
 func retries(attempts int32) *temporal.RetryPolicy {
 	return &temporal.RetryPolicy{
 		InitialInterval:        time.Second,
@@ -26,6 +30,11 @@ func retries(attempts int32) *temporal.RetryPolicy {
 		NonRetryableErrorTypes: permanent,
 	}
 }
+
+// heartbeatTimeout is how soon a step held by a worker that died is
+// retried elsewhere. Long steps heartbeat every second (the SDK sends at
+// most one per 0.8 of this), so a dead worker is noticed in 1-5 s.
+const heartbeatTimeout = 5 * time.Second
 
 // Activity option presets, one per kind of step.
 var (
@@ -37,15 +46,14 @@ var (
 	// transferStep: uploading the release; heartbeats while it runs.
 	transferStep = workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Minute,
-		HeartbeatTimeout:    10 * time.Second,
+		HeartbeatTimeout:    heartbeatTimeout,
 		RetryPolicy:         retries(10),
 	}
-	// composeStep: pull, up, down — may take minutes, heartbeats; a
-	// command that keeps failing is not retried forever.
+	// composeStep: pull, up, down — may take minutes, heartbeats.
 	composeStep = workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Minute,
-		HeartbeatTimeout:    10 * time.Second,
-		RetryPolicy:         retries(4),
+		HeartbeatTimeout:    heartbeatTimeout,
+		RetryPolicy:         retries(10),
 	}
 )
 
@@ -53,7 +61,7 @@ var (
 func waitStep(window time.Duration) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		StartToCloseTimeout: window + 2*time.Minute,
-		HeartbeatTimeout:    10 * time.Second,
-		RetryPolicy:         retries(4),
+		HeartbeatTimeout:    heartbeatTimeout,
+		RetryPolicy:         retries(10),
 	}
 }
