@@ -166,7 +166,7 @@ func (e Env) Check() error {
 	return nil
 }
 
-// checkImages verifies that scripts/testbed/images.sh pushed testapp:v1..v3.
+// checkImages verifies that scripts/testbed/images.sh pushed testapp:v1..v3 and big.
 func (e Env) checkImages(timeout time.Duration) error {
 	c := &http.Client{Timeout: timeout}
 	resp, err := c.Get("http://" + e.RegistryPush + "/v2/testapp/tags/list")
@@ -176,7 +176,7 @@ func (e Env) checkImages(timeout time.Duration) error {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	body := string(b)
-	for _, tag := range []string{"v1", "v2", "v3"} {
+	for _, tag := range []string{"v1", "v2", "v3", "big"} {
 		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"`+tag+`"`) {
 			return fmt.Errorf("test image %s/testapp:%s is missing (scripts/testbed/images.sh)", e.RegistryPush, tag)
 		}
@@ -271,6 +271,27 @@ func (e Env) HostStop(t testing.TB, n int) { t.Helper(); e.Run(t, "host-stop", s
 
 // HostStart starts sshd and dockerd of host n again.
 func (e Env) HostStart(t testing.TB, n int) { t.Helper(); e.Run(t, "host-start", strconv.Itoa(n)) }
+
+// SSHDStop stops host n's sshd and drops its open connections; its
+// containers run on.
+func (e Env) SSHDStop(t testing.TB, n int) { t.Helper(); e.Run(t, "sshd-stop", strconv.Itoa(n)) }
+
+// SSHDStart starts host n's sshd again and waits until it answers.
+func (e Env) SSHDStart(t testing.TB, n int) { t.Helper(); e.Run(t, "sshd-start", strconv.Itoa(n)) }
+
+// SSHDrop kills the sshd processes of host n's open connections: every
+// client sees its connection cut mid-command; new ones get in.
+func (e Env) SSHDrop(t testing.TB, n int) { t.Helper(); e.Run(t, "ssh-drop", strconv.Itoa(n)) }
+
+// LinkSlow limits traffic towards host n to rate ("1mbit"): uploads and
+// pulls take seconds, commands still answer.
+func (e Env) LinkSlow(t testing.TB, n int, rate string) {
+	t.Helper()
+	e.Run(t, "link-slow", strconv.Itoa(n), rate)
+}
+
+// LinkFast removes LinkSlow's limit.
+func (e Env) LinkFast(t testing.TB, n int) { t.Helper(); e.Run(t, "link-fast", strconv.Itoa(n)) }
 
 // HostCut takes host n's link down (packets are dropped, nothing answers).
 func (e Env) HostCut(t testing.TB, n int) { t.Helper(); e.Run(t, "host-cut", strconv.Itoa(n)) }

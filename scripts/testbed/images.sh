@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # images.sh — build the test images and push them to the test bed registries:
 #   127.0.0.1:5000/testapp:v1 v2 v3   (plain registry; hosts pull 10.77.0.1:5000/testapp:vN)
+#   127.0.0.1:5000/testapp:big        (v2 plus 3 MB of random ballast: a pull that
+#                                      takes seconds on a rate-limited link)
 #   127.0.0.1:5001/testapp:v1         (htpasswd registry; hosts pull 10.77.0.1:5001/testapp:v1)
 # Each image is FROM scratch with the static Go binary from testapp/ at /app;
 # only the baked-in version differs. Nothing is pulled from the internet.
@@ -33,7 +35,7 @@ FORCE=${FORCE:-0}
 
 # What is missing?
 todo_plain=()
-for v in v1 v2 v3; do
+for v in v1 v2 v3 big; do
 	[[ $FORCE == 1 ]] || ! has_tag "$PLAIN" "$v" || continue
 	todo_plain+=("$v")
 done
@@ -55,9 +57,13 @@ build() {
 	mkdir -p "$ctx"
 	(cd "$REPO_ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$v" \
 		-o "$ctx/app" ./scripts/testbed/testapp)
+	# Incompressible, so the layer really is 3 MB on the wire.
+	head -c 3000000 /dev/urandom >"$ctx/ballast"
+	[[ $v == big ]] || : >"$ctx/ballast"
 	cat >"$ctx/Dockerfile" <<'EOF'
 FROM scratch
 COPY app /app
+COPY ballast /ballast
 ENV PORT=8080
 EXPOSE 8080
 ENTRYPOINT ["/app"]
@@ -91,6 +97,6 @@ if ((${#todo_auth[@]})); then
 	"$DOCKER" logout "$AUTH" >/dev/null
 fi
 
-for v in v1 v2 v3; do has_tag "$PLAIN" "$v" || die "$PLAIN/testapp:$v missing after push"; done
+for v in v1 v2 v3 big; do has_tag "$PLAIN" "$v" || die "$PLAIN/testapp:$v missing after push"; done
 has_tag "$AUTH" v1 -u "$AUTH_USER:$PASSWORD" || die "$AUTH/testapp:v1 missing after push"
 log "images ok"

@@ -6,6 +6,8 @@
 #
 # Usage: testbed.sh up|down|status|purge
 #        testbed.sh host-stop N|host-start N|host-cut N|host-uncut N
+#        testbed.sh sshd-stop N|sshd-start N|ssh-drop N
+#        testbed.sh link-slow N RATE|link-fast N   (RATE as tc says it: 1mbit)
 #        testbed.sh temporal-stop|temporal-start
 #
 # Everything is idempotent: `up` starts only what does not answer yet.
@@ -250,8 +252,10 @@ ensure_host_net() {
 	[[ $(ip -n "$ns" addr show dev eth0) == *"inet $ip/24 "* ]] || ip -n "$ns" addr add "$ip/24" dev eth0
 	ip -n "$ns" link set lo up
 	ip -n "$ns" link set eth0 up
-	# host-cut is "root end down"; `up` deliberately heals a cut link.
+	# host-cut is "root end down"; `up` deliberately heals a cut link,
+	# and a link-slow limit left by a test that died.
 	ip link set "$veth" up
+	tc qdisc del dev "$veth" root 2>/dev/null || true
 }
 
 # ---------------------------------------------------------------- 6. deploy user
@@ -435,6 +439,36 @@ start_host_sshd() {
 	in_host "$i" /usr/sbin/sshd -f "$hd/sshd_config" -E "$LOGS/sshd-h$i.log" ||
 		die "h$i: sshd failed, see $LOGS/sshd-h$i.log"
 	wait_until "" 20 sshd_ok "$i" || die "h$i: sshd not answering, see $LOGS/sshd-h$i.log"
+}
+
+# sshd_pids N: every sshd process of host N: the listener and one or two
+# per open connection.
+sshd_pids() {
+	local p
+	for p in $(ip netns pids "$(host_ns "$1")" 2>/dev/null); do
+		[[ $(cat "/proc/$p/comm" 2>/dev/null) == sshd ]] && echo "$p"
+	done
+	return 0
+}
+
+# stop_sshd N: the host stays up (its containers run on) but no SSH gets in
+# and every open connection drops, as during an sshd restart or a reboot.
+stop_sshd() {
+	local pids
+	stop_pid "$(host_dir "$1")/sshd.pid" 5
+	pids=$(sshd_pids "$1")
+	[[ -z $pids ]] || kill -KILL $pids 2>/dev/null || true
+}
+
+# drop_ssh N: kill the sshd processes serving open connections, the
+# listener stays: clients see their connection cut mid-command.
+drop_ssh() {
+	local pids listener p
+	listener=$(cat "$(host_dir "$1")/sshd.pid" 2>/dev/null || true)
+	pids=$(sshd_pids "$1")
+	for p in $pids; do
+		[[ $p == "$listener" ]] || kill -KILL "$p" 2>/dev/null || true
+	done
 }
 
 ensure_host() {
@@ -740,7 +774,7 @@ main() {
 	local cmd=${1:-}
 	shift || true
 	case $cmd in
-	up | down | purge | host-start | host-stop | temporal-start | temporal-stop)
+	up | down | purge | host-start | host-stop | sshd-start | sshd-stop | temporal-start | temporal-stop)
 		mkdir -p "$TB" "$LOGS" "$PIDS"
 		# Serialize concurrent invocations (e.g. make -j). flock -o holds the lock
 		# in the flock process itself, so the daemons started below do not inherit
@@ -757,6 +791,12 @@ main() {
 	status) status_lines ;;
 	host-stop) check_host_arg "${1:-}" && stop_host "$1" && log "h$1: stopped (sshd + dockerd)" ;;
 	host-start) cmd_host_start "${1:-}" ;;
+	sshd-stop) check_host_arg "${1:-}" && stop_sshd "$1" && log "h$1: sshd stopped, connections dropped" ;;
+	sshd-start) check_host_arg "${1:-}" && start_host_sshd "$1" && log "h$1: sshd up" ;;
+	link-slow) check_host_arg "${1:-}" && [[ ${2:-} =~ ^[0-9]+[kmg]?bit$ ]] || die "usage: link-slow N RATE (e.g. 1mbit)"
+		tc qdisc replace dev "$(host_veth "$1")" root tbf rate "$2" burst 32kbit latency 100ms && log "h$1: traffic to the host limited to $2" ;;
+	link-fast) check_host_arg "${1:-}" && { tc qdisc del dev "$(host_veth "$1")" root 2>/dev/null || true; } && log "h$1: link at full speed" ;;
+	ssh-drop) check_host_arg "${1:-}" && drop_ssh "$1" && log "h$1: open SSH connections dropped" ;;
 	host-cut) check_host_arg "${1:-}" && ip link set "$(host_veth "$1")" down && log "h$1: link cut" ;;
 	host-uncut) check_host_arg "${1:-}" && ip link set "$(host_veth "$1")" up && log "h$1: link restored" ;;
 	temporal-stop) stop_temporal && log "temporal: stopped" ;;
