@@ -22,9 +22,11 @@ var versionRE = regexp.MustCompile(`^[0-9A-Za-z._-]{1,64}$`)
 // IsVersion reports whether name can be a release folder: the same rule the
 // CLI applies to --version, so junk next to releases is never touched. A
 // name starting with '-' is refused: it would be read as an option where it
-// is a relative operand (ln -sfn -t.. would link outside remote_base).
+// is a relative operand (ln -sfn -t.. would link outside remote_base). A
+// name starting with '.' is hoist's own (.current.tmp, an interrupted
+// upload's .V.tmp-X): never a release to count, keep or roll back to.
 func IsVersion(name string) bool {
-	return versionRE.MatchString(name) && name != "." && name != ".." && name != CurrentLink && name[0] != '-'
+	return versionRE.MatchString(name) && name != CurrentLink && name[0] != '-' && name[0] != '.'
 }
 
 // Layout is where one service lives on a host.

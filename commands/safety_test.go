@@ -380,8 +380,8 @@ var hostileBases = []struct {
 }
 
 // hostileVersions are release versions, with whether the builders must
-// accept them (IsVersion: 1-64 of [0-9A-Za-z._-], not ".", "..", "current"
-// or starting with '-').
+// accept them (IsVersion: 1-64 of [0-9A-Za-z._-], not "current", not
+// starting with '-' or '.').
 var hostileVersions = []struct {
 	version string
 	ok      bool
@@ -413,11 +413,12 @@ var hostileVersions = []struct {
 	{"v1", true},
 	{"20251121050000", true},
 	{"v-1_2.3", true},
-	{"...", true},
-	// Hoist's own names pass IsVersion (the CLI refuses them as versions);
-	// the builders may act on them, and everything stays under base.
-	{".current.tmp", true},
-	{FailedMarker, true},
+	{"...", false},
+	// Hoist's own names, and an interrupted upload's folder, are never
+	// releases.
+	{".current.tmp", false},
+	{FailedMarker, false},
+	{".v2.tmp-0123456789abcdef", false},
 	{"Current", true},
 }
 
