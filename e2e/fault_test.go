@@ -3,100 +3,430 @@
 package e2e
 
 import (
+	"crypto/sha256"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hoist-dev/hoist/remote"
 )
+
+// The fault-injection suite: a deploy must survive the death of the
+// worker, the Temporal server, the SSH connection or the CLI, and end as
+// if nothing had happened, or roll back cleanly. Each case checks what a
+// user checks on the host: one folder per release, current right, the
+// right containers, the right version answering, nothing half-done.
+//
+// Tests that stop a shared component (Temporal, a host's sshd, a host's
+// link) do not call t.Parallel: Go runs them one at a time, before the
+// parallel tests start, so nothing else sees the fault. They use h3, which
+// only they disrupt.
 
 const (
-	portKillWorkerWait = 18098
-	portKillWorkerUp   = 18099
+	portKillWorkerWait   = 18098
+	portKillWorkerUp     = 18099
+	portCancel           = 18100
+	portKillWorkerSync   = 18101
+	portKillWorkerSwitch = 18102
+	portKillWorkerPull   = 18103
+	portKillCompensation = 18104
+	portTemporalRestart  = 18105
+	portSSHDrop          = 18106
+	portSSHDDown         = 18107
+	portHostGone         = 18108
+	portCLIKilled        = 18109
+	portTwoWorkers       = 18110
+	portAttachRunning    = 18111
+	faultHost            = 3
+	slowLink             = "1mbit" // a 900 KB upload takes ~7 s, a 3 MB pull ~25 s
+	recoverWithin        = 2 * time.Minute
 )
 
-// A deploy survives the death of its worker: kill -9 the only worker on the
-// queue at a step of the flow, start a new one, and the deploy finishes
-// exactly as if nothing had happened — one release folder, current right,
-// the new version serving — with no step's effect doubled.
-func TestWorkerKilledDuringWaitResumes(t *testing.T) {
-	t.Parallel()
-	testWorkerKilledAt(t, "killwait", portKillWorkerWait, "WaitRunning")
+// kill -9 of the only worker while it uploads the release over a slow
+// link: the new worker uploads again; one release folder, no partial
+// upload left behind, the files intact.
+func TestWorkerKilledDuringSync(t *testing.T) {
+	s := newFaultService(t, "killsync", portKillWorkerSync, faultHost)
+	w1 := s.ownWorker("w1")
+	s.mustDeploy("v1", image("v1"))
+	data := s.ballast(900 << 10)
+
+	suite.env.LinkSlow(t, faultHost, slowLink)
+	t.Cleanup(func() { suite.env.LinkFast(t, faultHost) })
+	s.deploy("v2", image("v2"), "--detach").want(t, 0)
+	s.scheduled("SyncRelease", 1)
+	// The upload is under way: its temporary folder is on the host.
+	waitRemote(t, faultHost, 30*time.Second, "the upload's temporary folder",
+		fmt.Sprintf("ls -A %s | grep -q '^[.]v2[.]tmp-'", remote.Quote(s.base)))
+	w1.kill(t)
+	killed := time.Now()
+	suite.env.LinkFast(t, faultHost)
+	s.ownWorker("w2")
+
+	h := s.waitClosed(recoverWithin)
+	s.wantCompleted(h, "v2", "v1", "v2")
+	s.wantTidy()
+	sum := ssh(t, faultHost, fmt.Sprintf("sha256sum < %s/v2/ballast.bin", remote.Quote(s.base)))
+	if want := fmt.Sprintf("%x", sha256.Sum256(data)); !strings.HasPrefix(sum, want) {
+		t.Fatalf("the release's file on the host has sha256 %s, want %s", sum, want)
+	}
+	h.wantScheduled(t, map[string]int{"SyncRelease": 1, "SwitchCurrent": 1, "StartRelease": 1})
+	t.Logf("recovered %s after the kill", time.Since(killed).Round(100*time.Millisecond))
 }
 
-func TestWorkerKilledRightAfterUpResumes(t *testing.T) {
+// kill -9 right after current was switched: the old release still serves
+// (only the link moved); the new worker goes on from the next step.
+func TestWorkerKilledAfterSwitch(t *testing.T) {
+	t.Parallel()
+	s := newFaultService(t, "killswitch", portKillWorkerSwitch)
+	w1 := s.ownWorker("w1")
+	s.mustDeploy("v1", image("v1"))
+	s.deploy("v2", image("v2"), "--detach").want(t, 0)
+	s.waitHistory("the switch to complete", 90*time.Second, func(h *history) bool { return h.completed("SwitchCurrent") == 1 })
+	w1.kill(t)
+	killed := time.Now()
+	if st := s.state(1); st.current != "v2" {
+		t.Fatalf("after the switch completed, current -> %q, want v2", st.current)
+	}
+	s.wantServes("v1") // the images are not even pulled yet
+	s.ownWorker("w2")
+
+	h := s.waitClosed(recoverWithin)
+	s.wantCompleted(h, "v2", "v1", "v2")
+	s.wantTidy()
+	h.wantScheduled(t, map[string]int{"SyncRelease": 1, "SwitchCurrent": 1, "PullImages": 1, "StartRelease": 1})
+	t.Logf("recovered %s after the kill", time.Since(killed).Round(100*time.Millisecond))
+}
+
+// kill -9 while compose pulls a large image over a slow link: the old
+// release serves all along; the new worker pulls again and deploys.
+func TestWorkerKilledDuringSlowPull(t *testing.T) {
+	s := newFaultService(t, "killpull", portKillWorkerPull, faultHost)
+	w1 := s.ownWorker("w1")
+	s.mustDeploy("v1", image("v1"))
+	forgetImage(t, faultHost, suite.env.Image("big"))
+
+	suite.env.LinkSlow(t, faultHost, slowLink)
+	t.Cleanup(func() { suite.env.LinkFast(t, faultHost) })
+	s.deploy("v2", app{image: suite.env.Image("big")}, "--detach").want(t, 0)
+	s.scheduled("PullImages", 1)
+	waitRemote(t, faultHost, 30*time.Second, "compose pull to run", "pgrep -f -- ' pull' >/dev/null")
+	time.Sleep(time.Second)
+	s.wantServes("v1")
+	w1.kill(t)
+	killed := time.Now()
+	s.wantServes("v1")
+	suite.env.LinkFast(t, faultHost)
+	s.ownWorker("w2")
+
+	h := s.waitClosed(recoverWithin)
+	s.wantCompleted(h, "v2", "v1", "v2")
+	s.wantImage(suite.env.Image("big"))
+	s.wantTidy()
+	h.wantScheduled(t, map[string]int{"PullImages": 1, "StartRelease": 1})
+	t.Logf("recovered %s after the kill", time.Since(killed).Round(100*time.Millisecond))
+}
+
+// kill -9 right after compose up, and during the running check: a new
+// worker finishes the deploy; up is not scheduled again.
+func TestWorkerKilledRightAfterUp(t *testing.T) {
 	t.Parallel()
 	testWorkerKilledAt(t, "killup", portKillWorkerUp, "StartRelease")
 }
 
-func testWorkerKilledAt(t *testing.T, name string, port int, step string) {
-	s := newService(t, name, port)
-	s.queue = fmt.Sprintf("%s-%s", suite.queue, name)
-	log1 := filepath.Join(suite.tmp, name+"-worker1.log")
-	w1, err := startWorker(s.queue, log1, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = w1.stop() })
-	s.mustDeploy("v1", image("v1"))
+func TestWorkerKilledDuringWait(t *testing.T) {
+	t.Parallel()
+	testWorkerKilledAt(t, "killwait", portKillWorkerWait, "WaitRunning")
+}
 
-	r := s.deploy("v2", app{image: suite.env.Image("v2"), health: true}, "--detach")
-	r.want(t, 0)
-	// Kill the worker once the step is scheduled: it dies holding it.
-	deadline := time.Now().Add(60 * time.Second)
-	for !slices.Contains(s.deployHistory().activities(), step) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s was never scheduled: %v", step, s.deployHistory().activities())
+func testWorkerKilledAt(t *testing.T, name string, port int, step string) {
+	s := newFaultService(t, name, port)
+	s.wait = "{retries: 10, delay: 1s, stable: 3s}"
+	w1 := s.ownWorker("w1")
+	s.mustDeploy("v1", image("v1"))
+	s.deploy("v2", app{image: suite.env.Image("v2"), health: true}, "--detach").want(t, 0)
+	s.scheduled(step, 1)
+	w1.kill(t)
+	killed := time.Now()
+	s.ownWorker("w2")
+
+	h := s.waitClosed(recoverWithin)
+	s.wantCompleted(h, "v2", "v1", "v2")
+	s.wantTidy()
+	h.wantScheduled(t, map[string]int{"SyncRelease": 1, "SwitchCurrent": 1, "PullImages": 1, "StartRelease": 1, "WaitRunning": 1})
+	t.Logf("worker killed at %s: the deploy completed %s later on a new worker", step, time.Since(killed).Round(100*time.Millisecond))
+}
+
+// kill -9 in the middle of the rollback of a crashed release: the new
+// worker finishes the compensation; the previous release serves, and
+// `hoist watch` reports the failed deploy with exit 1.
+func TestWorkerKilledDuringCompensation(t *testing.T) {
+	t.Parallel()
+	s := newFaultService(t, "killcomp", portKillCompensation)
+	w1 := s.ownWorker("w1")
+	s.mustDeploy("v1", image("v1"))
+	s.deploy("v2", image("v2").crashing(), "--detach").want(t, 0)
+	// The compensation's compose up of v1: the second StartRelease.
+	s.scheduled("StartRelease", 2)
+	w1.kill(t)
+	killed := time.Now()
+	s.ownWorker("w2")
+
+	h := s.waitClosed(recoverWithin)
+	if h.closed() != "WORKFLOW_EXECUTION_FAILED" || h.failureType() != "DeployFailed" {
+		t.Fatalf("deploy closed %s (%s), want a DeployFailed failure", h.closed(), h.failureType())
+	}
+	h.wantActivities(t, rolledBackDeploy...)
+	s.wantState("v1", suite.env.Image("v1"), "v1", "v2 (failed)")
+	s.wantServes("v1")
+	s.wantTidy()
+	r := s.hoist("watch", "-c", s.hoistYML())
+	r.want(t, 1)
+	r.line(t, "❌ Deployment of version v2 failed! Rolled back to v1. Cause: host h1, step wait running: ")
+	t.Logf("recovered %s after the kill", time.Since(killed).Round(100*time.Millisecond))
+}
+
+// Two workers poll the queue; the one holding the running check is
+// killed; the other finishes the deploy.
+func TestTwoWorkersOneKilled(t *testing.T) {
+	t.Parallel()
+	s := newFaultService(t, "twoworkers", portTwoWorkers)
+	s.wait = "{retries: 10, delay: 1s, stable: 4s}"
+	ws := map[int]*worker{}
+	for _, tag := range []string{"w1", "w2"} {
+		w := s.ownWorker(tag)
+		ws[w.cmd.Process.Pid] = w
+	}
+	s.mustDeploy("v1", image("v1"))
+	s.deploy("v2", app{image: suite.env.Image("v2"), health: true}, "--detach").want(t, 0)
+	s.scheduled("WaitRunning", 1)
+	var holder int
+	for deadline := time.Now().Add(30 * time.Second); holder == 0; time.Sleep(100 * time.Millisecond) {
+		if holder = s.pendingWorker("WaitRunning"); holder == 0 && time.Now().After(deadline) {
+			t.Fatal("no worker was seen holding the running check")
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
-	if err := w1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
+	w, ok := ws[holder]
+	if !ok {
+		t.Fatalf("the running check is held by pid %d, not by one of the test's workers %v", holder, ws)
 	}
-	<-w1.done
+	w.kill(t)
 	killed := time.Now()
 
-	log2 := filepath.Join(suite.tmp, name+"-worker2.log")
-	w2, err := startWorker(s.queue, log2, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = w2.stop() })
+	h := s.waitClosed(recoverWithin)
+	s.wantCompleted(h, "v2", "v1", "v2")
+	s.wantTidy()
+	h.wantScheduled(t, map[string]int{"StartRelease": 1, "WaitRunning": 1})
+	t.Logf("worker %d killed during the wait; the other finished %s later", holder, time.Since(killed).Round(100*time.Millisecond))
+}
 
-	var h *history
-	for {
-		h = s.deployHistory()
-		if c := h.closed(); strings.HasPrefix(c, "WORKFLOW_EXECUTION_") && c != "WORKFLOW_EXECUTION_STARTED" {
-			break
+// The Temporal server stops in the middle of a deploy and starts again on
+// the same database: the worker and the CLI that follows the deploy both
+// carry on, and the deploy ends as it would have.
+func TestTemporalRestartMidDeploy(t *testing.T) {
+	s := newFaultService(t, "tmprlrestart", portTemporalRestart, faultHost)
+	s.wait = "{retries: 10, delay: 2s, stable: 8s}"
+	s.ownWorker("w1")
+	s.mustDeploy("v1", image("v1"))
+	s.compose("v2", app{image: suite.env.Image("v2"), health: true})
+	cli := s.start("deploy", "--config", s.hoistYML(), "--version", "v2")
+	s.scheduled("WaitRunning", 1)
+	suite.env.TemporalStop(t)
+	stopped := time.Now()
+	t.Cleanup(func() { suite.env.TemporalStart(t) }) // never leave it down
+	time.Sleep(3 * time.Second)
+	suite.env.TemporalStart(t)
+	t.Logf("Temporal was down for %s", time.Since(stopped).Round(100*time.Millisecond))
+
+	r := cli.wait(t, recoverWithin)
+	r.want(t, 0, s.deployedLine("v2"))
+	h := s.waitClosed(10 * time.Second)
+	s.wantCompleted(h, "v2", "v1", "v2")
+	s.wantTidy()
+	t.Logf("deploy ended %s after Temporal went down", time.Since(stopped).Round(100*time.Millisecond))
+}
+
+// The SSH connection is cut in the middle of a long command (a pull over
+// a slow link): the step is retried on a new connection and converges.
+func TestSSHConnectionCutMidCommand(t *testing.T) {
+	s := newFaultService(t, "sshdrop", portSSHDrop, faultHost)
+	s.ownWorker("w1")
+	s.mustDeploy("v1", image("v1"))
+	forgetImage(t, faultHost, suite.env.Image("big"))
+	suite.env.LinkSlow(t, faultHost, "4mbit")
+	t.Cleanup(func() { suite.env.LinkFast(t, faultHost) })
+	s.compose("v2", app{image: suite.env.Image("big")})
+	cli := s.start("deploy", "--config", s.hoistYML(), "--version", "v2")
+	s.scheduled("PullImages", 1)
+	waitRemote(t, faultHost, 30*time.Second, "compose pull to run", "pgrep -f -- ' pull' >/dev/null")
+	suite.env.SSHDrop(t, faultHost)
+	cut := time.Now()
+
+	r := cli.wait(t, recoverWithin)
+	r.want(t, 0, s.deployedLine("v2"))
+	h := s.waitClosed(10 * time.Second)
+	s.wantCompleted(h, "v2", "v1", "v2")
+	s.wantImage(suite.env.Image("big"))
+	s.wantTidy()
+	if a := h.attempts("PullImages"); a < 2 {
+		t.Fatalf("the pull completed on attempt %d: the cut did not interrupt it", a)
+	}
+	t.Logf("connection cut mid-pull; deploy ended %s later", time.Since(cut).Round(100*time.Millisecond))
+}
+
+// The host's sshd is down for 20 s in the middle of a deploy (its
+// containers run on): the steps that need it retry until it is back.
+func TestHostSSHDownTwentySeconds(t *testing.T) {
+	s := newFaultService(t, "sshddown", portSSHDDown, faultHost)
+	s.ownWorker("w1")
+	s.mustDeploy("v1", image("v1"))
+	s.compose("v2", image("v2"))
+	cli := s.start("deploy", "--config", s.hoistYML(), "--version", "v2")
+	s.waitHistory("the upload to complete", 90*time.Second, func(h *history) bool { return h.completed("SyncRelease") == 1 })
+	suite.env.SSHDStop(t, faultHost)
+	t.Cleanup(func() { suite.env.SSHDStart(t, faultHost) })
+	time.Sleep(20 * time.Second)
+	s.wantServes("v1") // sshd is down, the app is not
+	suite.env.SSHDStart(t, faultHost)
+	back := time.Now()
+
+	r := cli.wait(t, recoverWithin)
+	r.want(t, 0, s.deployedLine("v2"))
+	h := s.waitClosed(10 * time.Second)
+	s.wantCompleted(h, "v2", "v1", "v2")
+	s.wantTidy()
+	t.Logf("sshd back; deploy ended %s later", time.Since(back).Round(100*time.Millisecond))
+}
+
+// A host stays unreachable for longer than the retry budget: the deploy
+// fails naming the host and step, the host already deployed is rolled
+// back, and the unreachable one was never changed.
+func TestHostDownBeyondRetryBudget(t *testing.T) {
+	s := newFaultService(t, "hostgone", portHostGone, 2, faultHost)
+	s.ownWorker("w1")
+	s.mustDeploy("v1", image("v1"))
+	suite.env.SSHDStop(t, faultHost)
+	t.Cleanup(func() { suite.env.SSHDStart(t, faultHost) })
+
+	r := s.deploy("v2", image("v2"))
+	r.want(t, 1)
+	line := r.line(t, "❌ Deployment of version v2 failed! Rolled back to v1. Cause: host h3, step inspect: ")
+	wantContains(t, "the failure line", line, "10.77.0.13")
+	for _, step := range []string{"rollback: switch current to v1", "rollback: up v1", "rollback: verify v1 running"} {
+		if !hasStep(r.stdout, "h2", step) {
+			t.Fatalf("no successful step %q on h2\n%s", step, r)
 		}
-		if time.Since(killed) > 2*time.Minute {
-			t.Fatalf("deploy not finished 2 minutes after the worker died: %v", h.activities())
+	}
+	suite.env.SSHDStart(t, faultHost)
+	st2 := s.state(2)
+	if st2.current != "v1" || strings.Join(st2.releases, ",") != "v1,v2 (failed)" {
+		t.Fatalf("h2 after the rollback: current %q, releases %q; want v1 and v1,v2 (failed)", st2.current, st2.releases)
+	}
+	st3 := s.state(faultHost)
+	if st3.current != "v1" || strings.Join(st3.releases, ",") != "v1" {
+		t.Fatalf("h3 was never reachable, yet: current %q, releases %q", st3.current, st3.releases)
+	}
+	s.wantServes("v1")
+	s.wantTidy()
+	t.Logf("deploy failed after %s", r.took.Round(100*time.Millisecond))
+}
+
+// The CLI dies while it follows a deploy: the deploy goes on; `hoist
+// watch` shows its steps and outcome and exits as the deploy did, for a
+// success and for a rollback. `hoist deploy --attach` follows a deploy
+// that is already running instead of failing.
+func TestCLIKilledThenWatch(t *testing.T) {
+	t.Parallel()
+	s := newService(t, "clikilled", portCLIKilled)
+	s.wait = "{retries: 10, delay: 1s, stable: 2s}"
+	s.mustDeploy("v1", image("v1"))
+
+	for _, c := range []struct {
+		version string
+		app     app
+		code    int
+		line    string
+	}{
+		{"v2", image("v2"), 0, s.deployedLine("v2")},
+		{"v3", image("v3").crashing(), 1, "❌ Deployment of version v3 failed! Rolled back to v2. Cause: host h1, step wait running: "},
+	} {
+		s.compose(c.version, c.app)
+		cli := s.start("deploy", "--config", s.hoistYML(), "--version", c.version)
+		s.waitHistory("compose up of "+c.version, 90*time.Second, func(h *history) bool {
+			return h.running() && h.count("StartRelease") == 1
+		})
+		_ = cli.cmd.Process.Kill()
+		<-cli.done
+		r := s.hoist("watch", "--config", s.hoistYML())
+		if r.code != c.code {
+			t.Fatalf("watch of %s: exit %d, want %d\n%s", c.version, r.code, c.code, r)
+		}
+		r.line(t, c.line)
+		if !hasStep(r.stdout, "h1", "up") || !hasStep(r.stdout, "h1", "sync") {
+			t.Fatalf("watch does not show the deploy's steps\n%s", r)
+		}
+	}
+	s.wantState("v2", suite.env.Image("v2"), "v1", "v2", "v3 (failed)")
+	s.wantServes("v2")
+
+	// --attach: a deploy is running; a second `hoist deploy --attach`
+	// follows it to its end instead of being refused.
+	s.compose("v4", image("v1"))
+	s.hoist("deploy", "--config", s.hoistYML(), "--version", "v4", "--detach").want(t, 0)
+	r := s.hoist("deploy", "--config", s.hoistYML(), "--version", "v5", "--attach")
+	r.want(t, 0, s.deployedLine("v4"))
+	wantContains(t, "stdout", r.stdout, "following it instead of starting version v5")
+	s.wantState("v4", suite.env.Image("v1"), "v2", "v3 (failed)", "v4")
+}
+
+// waitRemote runs script on host n until it exits 0.
+func waitRemote(t testing.TB, n int, timeout time.Duration, what, script string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if _, err := sshRun(n, script); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("h%d: waited %s for %s", n, timeout, what)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	recovered := time.Since(killed)
-	if h.closed() != "WORKFLOW_EXECUTION_COMPLETED" {
-		t.Fatalf("deploy after the worker died ended %s (%s)", h.closed(), h.failureType())
-	}
-	s.wantState("v2", suite.env.Image("v2"), "v2", "v1")
-	s.wantServes("v2")
-	// The step the dead worker held was retried on the new worker within
-	// its one scheduling; no step was scheduled again.
-	counts := map[string]int{}
-	for _, a := range h.activities() {
-		counts[a]++
-	}
-	for _, a := range []string{"SyncRelease", "SwitchCurrent", "PullImages", "StartRelease"} {
-		if counts[a] != 1 {
-			t.Errorf("%s scheduled %d times, want 1 (activities %v)", a, counts[a], h.activities())
-		}
-	}
-	t.Logf("worker killed at %s: the deploy completed %s later on a new worker", step, recovered.Round(100*time.Millisecond))
 }
 
-const portCancel = 18100
+// forgetImage removes an image from host n, so the next pull is a real one.
+func forgetImage(t testing.TB, n int, image string) {
+	t.Helper()
+	ssh(t, n, fmt.Sprintf("docker image rm --force %s >/dev/null 2>&1; ! docker image inspect %s >/dev/null 2>&1", remote.Quote(image), remote.Quote(image)))
+}
+
+// wantCompleted checks that the deploy completed and left the hosts with
+// current -> version, running its one container, and exactly releases.
+func (s *service) wantCompleted(h *history, version string, releases ...string) {
+	s.t.Helper()
+	if h.closed() != "WORKFLOW_EXECUTION_COMPLETED" {
+		s.t.Fatalf("deploy ended %s (%s), want completed; activities %v", h.closed(), h.failureType(), h.activities())
+	}
+	s.wantState(version, "", releases...)
+	for _, n := range s.hosts {
+		if cs := s.state(n).containers; len(cs) != 1 || cs[0].State != "running" {
+			s.t.Fatalf("h%d: containers of %s are %+v, want one running", n, s.name, cs)
+		}
+	}
+	s.wantServes(version)
+}
+
+// wantImage checks the image the service's container runs on every host.
+func (s *service) wantImage(image string) {
+	s.t.Helper()
+	for _, n := range s.hosts {
+		if cs := s.state(n).containers; len(cs) != 1 || cs[0].Image != image {
+			s.t.Fatalf("h%d: containers of %s are %+v, want one of %s", n, s.name, cs, image)
+		}
+	}
+}
 
 // hoist cancel during the wait: compensation runs, the previous release
 // serves again, and cancel exits 1 saying so.
@@ -115,7 +445,7 @@ func TestCancelRollsBack(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	r := s.hoist("cancel", "--config", s.hoistYML())
+	r := s.hoist("cancel", "-c", s.hoistYML())
 	r.want(t, 1, "❌ Deployment of version v2 was cancelled. Rolled back to v1.")
 	if c := s.deployHistory().closed(); c != "WORKFLOW_EXECUTION_CANCELED" {
 		t.Fatalf("deploy closed with %s, want WORKFLOW_EXECUTION_CANCELED", c)

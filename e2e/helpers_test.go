@@ -479,7 +479,11 @@ type history struct {
 				Payloads []struct{ Data []byte } // base64 in the JSON
 			}
 		} `json:"activityTaskCompletedEventAttributes"`
-		ActivityTaskScheduledEventAttributes   *struct{ ActivityType struct{ Name string } } `json:"activityTaskScheduledEventAttributes"`
+		ActivityTaskScheduledEventAttributes *struct{ ActivityType struct{ Name string } } `json:"activityTaskScheduledEventAttributes"`
+		ActivityTaskStartedEventAttributes   *struct {
+			ScheduledEventID string `json:"scheduledEventId"`
+			Attempt          int    `json:"attempt"`
+		} `json:"activityTaskStartedEventAttributes"`
 		WorkflowExecutionFailedEventAttributes *struct {
 			Failure struct {
 				Message                string
