@@ -11,8 +11,10 @@ WORKFLOWCHECK_VERSION := v0.6.0
 WORKFLOWCHECK := $(TOOLS)/workflowcheck-$(WORKFLOWCHECK_VERSION)/workflowcheck
 # Integration tests talk to real sshd, dockerd, registry and Temporal.
 INTEGRATION_TIMEOUT ?= 20m
+# How long `make fuzz` runs each fuzz target.
+FUZZTIME ?= 10s
 
-.PHONY: all build test unit integration lint fmt-check vet workflowcheck bench demo record-histories \
+.PHONY: all build test unit fuzz integration lint fmt-check vet workflowcheck bench demo record-histories \
         testbed-up testbed-down testbed-status images clean
 
 all: build
@@ -22,10 +24,19 @@ build:
 
 # The whole suite: static checks, unit tests, then everything against the
 # real components, which it installs and starts first.
-test: lint unit testbed-up images integration
+test: lint unit fuzz testbed-up images integration
 
 unit:
 	$(GO) test -count=1 ./...
+
+# Bounded fuzzing, FUZZTIME per target, starting from the committed corpora
+# (testdata/fuzz); a failing input is written there. go fuzzes one target
+# per invocation. FuzzQuote runs every input through /bin/sh and bash.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./config/
+	$(GO) test -run '^$$' -fuzz '^FuzzExtractBundle$$' -fuzztime $(FUZZTIME) ./config/
+	$(GO) test -run '^$$' -fuzz '^FuzzQuote$$' -fuzztime $(FUZZTIME) ./remote/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./codec/
 
 integration: build
 	$(GO) test -count=1 -tags integration -timeout $(INTEGRATION_TIMEOUT) ./...

@@ -52,12 +52,44 @@ func NewApp(s Streams) *ucli.App {
 		},
 		// Errors are printed and mapped by Run, never by the library.
 		ExitErrHandler: func(*ucli.Context, error) {},
-		Commands:       commands(s),
+		// Reached only without a known command: a misspelt command is a
+		// usage error, not "no help topic" with exit 1.
+		Action: func(c *ucli.Context) error {
+			if c.Args().Present() {
+				return Usagef("unknown command %q; see hoist --help", c.Args().First())
+			}
+			return ucli.ShowAppHelp(c)
+		},
+		Commands: commands(s),
 	}
 	for _, c := range app.Commands {
 		setUsageErrors(c)
+		checkCommandLine(c)
 	}
 	return app
+}
+
+// checkCommandLine makes c refuse, before its action runs, what it would
+// otherwise read as "not given": positional arguments when it declares
+// none (ArgsUsage), and an empty value given for a string flag on the
+// command line (`--version ""` from an unset variable in a CI script).
+func checkCommandLine(c *ucli.Command) {
+	before := c.Before
+	c.Before = func(ctx *ucli.Context) error {
+		if c.ArgsUsage == "" && ctx.NArg() > 0 {
+			return Usagef("%s takes no arguments, got %q", c.Name, ctx.Args().Slice())
+		}
+		for _, f := range c.Flags {
+			sf, ok := f.(*ucli.StringFlag)
+			if ok && len(sf.EnvVars) == 0 && ctx.IsSet(sf.Name) && ctx.String(sf.Name) == "" {
+				return Usagef("--%s: must not be empty", sf.Name)
+			}
+		}
+		if before != nil {
+			return before(ctx)
+		}
+		return nil
+	}
 }
 
 func setUsageErrors(c *ucli.Command) {

@@ -57,3 +57,25 @@ func TestExitCodeMapping(t *testing.T) {
 }
 
 func errorsJoin(err error) error { return errors.Join(errors.New("context"), err) }
+
+// What a command would read as "not given" is refused before it loads a
+// config or dials Temporal (the address below reaches nothing).
+func TestCommandLineRefusedBeforeAnything(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"deploi"}, `unknown command "deploi"`},
+		{[]string{"deploy", "--version="}, "--version: must not be empty"},
+		{[]string{"rollback", "--to", ""}, "--to: must not be empty"},
+		{[]string{"status", "--config="}, "--config: must not be empty"},
+		{[]string{"status", "extra"}, `status takes no arguments, got ["extra"]`},
+		{[]string{"cancel", "my-service"}, `cancel takes no arguments, got ["my-service"]`},
+		{[]string{"deploy", "--version", "v1", "extra"}, "deploy takes no arguments"},
+	} {
+		code, out, errOut := run(t, append([]string{"--temporal-address", "127.0.0.1:1"}, c.args...)...)
+		if code != ExitUsage || !strings.Contains(errOut, c.want) || out != "" {
+			t.Errorf("hoist %q: exit %d, stdout %q, stderr %q; want exit %d and %q", c.args, code, out, errOut, ExitUsage, c.want)
+		}
+	}
+}

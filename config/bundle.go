@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -94,7 +95,7 @@ func bundleEntries(root *os.Root, dir string) ([]bundleEntry, error) {
 	var problems []*Error
 	var total int64
 	fail := func(name, format string, args ...any) {
-		problems = append(problems, &Error{Field: "files", Msg: fmt.Sprintf("%s: ", filepath.Join(dir, filepath.FromSlash(name))) + fmt.Sprintf(format, args...)})
+		problems = append(problems, &Error{Field: "files", Msg: fmt.Sprintf("%s: ", shownPath(filepath.Join(dir, filepath.FromSlash(name)))) + fmt.Sprintf(format, args...)})
 	}
 	err := fs.WalkDir(root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -221,6 +222,16 @@ func checkEntryName(name string) string {
 		}
 	}
 	return ""
+}
+
+// shownPath is p as a message shows it: quoted when it holds a control
+// character or is not UTF-8, so that a file name can neither break the
+// message into lines nor send escape sequences to the terminal.
+func shownPath(p string) string {
+	if q := strconv.Quote(p); q != `"`+p+`"` {
+		return q
+	}
+	return p
 }
 
 func typeName(m fs.FileMode) string {

@@ -244,6 +244,9 @@ func TestBundleRefuses(t *testing.T) {
 		{"control character in a name", func(t *testing.T, dir, _ string) {
 			must(t, os.WriteFile(filepath.Join(dir, "a\nb"), nil, 0o644))
 		}, []string{"control character"}},
+		{"escape sequence in a name", func(t *testing.T, dir, _ string) {
+			must(t, os.WriteFile(filepath.Join(dir, "x\x1b[2J"), nil, 0o644))
+		}, []string{`files/x\x1b[2J": name`, "control character"}},
 		{"over the compressed cap", func(t *testing.T, dir, _ string) {
 			noise := make([]byte, MaxBundleBytes+64<<10)
 			rand.Read(noise)
@@ -276,6 +279,9 @@ func TestBundleRefuses(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
+			}
+			if strings.ContainsAny(err.Error(), "\x1b\r") {
+				t.Errorf("error %q holds a raw control character from a file name", err)
 			}
 		})
 	}
