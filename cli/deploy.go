@@ -34,9 +34,6 @@ func deployCommand(s Streams) *ucli.Command {
 			&ucli.StringFlag{Name: "version", Usage: "release version [0-9A-Za-z._-]{1,64} (default: now, UTC, as YYYYMMDDhhmmss)"},
 		},
 		Action: func(c *ucli.Context) error {
-			if c.NArg() > 0 {
-				return Usagef("deploy takes no arguments, got %q", c.Args().Slice())
-			}
 			spec, err := loadSpec(c)
 			if err != nil {
 				return err
@@ -70,9 +67,6 @@ func rollbackCommand(s Streams) *ucli.Command {
 			&ucli.StringFlag{Name: "to", Usage: "release to roll back to (default: the newest release older than current not marked failed)"},
 		},
 		Action: func(c *ucli.Context) error {
-			if c.NArg() > 0 {
-				return Usagef("rollback takes no arguments, got %q", c.Args().Slice())
-			}
 			spec, err := loadSpec(c)
 			if err != nil {
 				return err

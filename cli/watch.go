@@ -22,9 +22,6 @@ func watchCommand(s Streams) *ucli.Command {
 		Usage: "follow the service's running deploy or rollback, or show how the last one ended; exits with its exit code",
 		Flags: []ucli.Flag{configFlag, uiURLFlag},
 		Action: func(c *ucli.Context) error {
-			if c.NArg() > 0 {
-				return Usagef("watch takes no arguments, got %q", c.Args().Slice())
-			}
 			spec, err := loadSpec(c)
 			if err != nil {
 				return err
