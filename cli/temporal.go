@@ -8,6 +8,8 @@ import (
 	ucli "github.com/urfave/cli/v2"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
+
+	"github.com/hoist-dev/hoist/config"
 )
 
 const flagUIURL = "ui-url"
@@ -28,6 +30,21 @@ func dial(c *ucli.Context) (client.Client, error) {
 		return nil, fmt.Errorf("cannot reach Temporal at %s (is the server running? `make testbed-up` starts a dev server): %w", addr, err)
 	}
 	return cl, nil
+}
+
+// withService loads the service's config, connects to Temporal and runs
+// fn: what every command about one service's running deploy starts with.
+func withService(c *ucli.Context, fn func(spec *config.Spec, cl client.Client) error) error {
+	spec, err := loadSpec(c)
+	if err != nil {
+		return err
+	}
+	cl, err := dial(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	return fn(spec, cl)
 }
 
 // workflowLink is where the Web UI shows a workflow's history.

@@ -22,16 +22,9 @@ func watchCommand(s Streams) *ucli.Command {
 		Usage: "follow the service's running deploy or rollback, or show how the last one ended; exits with its exit code",
 		Flags: []ucli.Flag{configFlag, uiURLFlag},
 		Action: func(c *ucli.Context) error {
-			spec, err := loadSpec(c)
-			if err != nil {
-				return err
-			}
-			cl, err := dial(c)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			return attach(c, s, cl, spec, "")
+			return withService(c, func(spec *config.Spec, cl client.Client) error {
+				return attach(c, s, cl, spec, "")
+			})
 		},
 	}
 }

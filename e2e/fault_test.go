@@ -240,11 +240,7 @@ func TestTemporalRestartMidDeploy(t *testing.T) {
 	suite.env.TemporalStart(t)
 	t.Logf("Temporal was down for %s", time.Since(stopped).Round(100*time.Millisecond))
 
-	r := cli.wait(t, recoverWithin)
-	r.want(t, 0, s.deployedLine("v2"))
-	h := s.waitClosed(10 * time.Second)
-	s.wantCompleted(h, "v2", "v1", "v2")
-	s.wantTidy()
+	s.wantFollowedToSuccess(cli, "v2", "v1", "v2")
 	t.Logf("deploy ended %s after Temporal went down", time.Since(stopped).Round(100*time.Millisecond))
 }
 
@@ -264,12 +260,8 @@ func TestSSHConnectionCutMidCommand(t *testing.T) {
 	suite.env.SSHDrop(t, faultHost)
 	cut := time.Now()
 
-	r := cli.wait(t, recoverWithin)
-	r.want(t, 0, s.deployedLine("v2"))
-	h := s.waitClosed(10 * time.Second)
-	s.wantCompleted(h, "v2", "v1", "v2")
+	h := s.wantFollowedToSuccess(cli, "v2", "v1", "v2")
 	s.wantImage(suite.env.Image("big"))
-	s.wantTidy()
 	if a := h.attempts("PullImages"); a < 2 {
 		t.Fatalf("the pull completed on attempt %d: the cut did not interrupt it", a)
 	}
@@ -292,11 +284,7 @@ func TestHostSSHDownTwentySeconds(t *testing.T) {
 	suite.env.SSHDStart(t, faultHost)
 	back := time.Now()
 
-	r := cli.wait(t, recoverWithin)
-	r.want(t, 0, s.deployedLine("v2"))
-	h := s.waitClosed(10 * time.Second)
-	s.wantCompleted(h, "v2", "v1", "v2")
-	s.wantTidy()
+	s.wantFollowedToSuccess(cli, "v2", "v1", "v2")
 	t.Logf("sshd back; deploy ended %s later", time.Since(back).Round(100*time.Millisecond))
 }
 
@@ -379,6 +367,18 @@ func TestCLIKilledThenWatch(t *testing.T) {
 	r.want(t, 0, s.deployedLine("v4"))
 	wantContains(t, "stdout", r.stdout, "following it instead of starting version v5")
 	s.wantState("v4", suite.env.Image("v1"), "v2", "v3 (failed)", "v4")
+}
+
+// wantFollowedToSuccess waits for the CLI that follows the deploy: it must
+// print the success line and exit 0, and the hosts must show it.
+func (s *service) wantFollowedToSuccess(cli *proc, version string, releases ...string) *history {
+	s.t.Helper()
+	r := cli.wait(s.t, recoverWithin)
+	r.want(s.t, 0, s.deployedLine(version))
+	h := s.waitClosed(10 * time.Second)
+	s.wantCompleted(h, version, releases...)
+	s.wantTidy()
+	return h
 }
 
 // waitRemote runs script on host n until it exits 0.
