@@ -76,25 +76,30 @@ func TestWorkerKilledDuringSync(t *testing.T) {
 	t.Logf("recovered %s after the kill", time.Since(killed).Round(100*time.Millisecond))
 }
 
-// kill -9 right after current was switched: the old release still serves
-// (only the link moved); the new worker goes on from the next step.
+// kill -9 right after current was switched, while the new image is still
+// to be pulled over a slow link: the old release serves on (only the link
+// moved); the new worker goes on from the next step.
 func TestWorkerKilledAfterSwitch(t *testing.T) {
-	t.Parallel()
-	s := newFaultService(t, "killswitch", portKillWorkerSwitch)
+	s := newFaultService(t, "killswitch", portKillWorkerSwitch, faultHost)
 	w1 := s.ownWorker("w1")
 	s.mustDeploy("v1", image("v1"))
-	s.deploy("v2", image("v2"), "--detach").want(t, 0)
+	forgetImage(t, faultHost, suite.env.Image("big"))
+	suite.env.LinkSlow(t, faultHost, slowLink)
+	t.Cleanup(func() { suite.env.LinkFast(t, faultHost) })
+	s.deploy("v2", app{image: suite.env.Image("big")}, "--detach").want(t, 0)
 	s.waitHistory("the switch to complete", 90*time.Second, func(h *history) bool { return h.completed("SwitchCurrent") == 1 })
 	w1.kill(t)
 	killed := time.Now()
-	if st := s.state(1); st.current != "v2" {
+	if st := s.state(faultHost); st.current != "v2" {
 		t.Fatalf("after the switch completed, current -> %q, want v2", st.current)
 	}
-	s.wantServes("v1") // the images are not even pulled yet
+	s.wantServes("v1")
+	suite.env.LinkFast(t, faultHost)
 	s.ownWorker("w2")
 
 	h := s.waitClosed(recoverWithin)
 	s.wantCompleted(h, "v2", "v1", "v2")
+	s.wantImage(suite.env.Image("big"))
 	s.wantTidy()
 	h.wantScheduled(t, map[string]int{"SyncRelease": 1, "SwitchCurrent": 1, "PullImages": 1, "StartRelease": 1})
 	t.Logf("recovered %s after the kill", time.Since(killed).Round(100*time.Millisecond))
@@ -268,24 +273,32 @@ func TestSSHConnectionCutMidCommand(t *testing.T) {
 	t.Logf("connection cut mid-pull; deploy ended %s later", time.Since(cut).Round(100*time.Millisecond))
 }
 
-// The host's sshd is down for 20 s in the middle of a deploy (its
-// containers run on): the steps that need it retry until it is back.
+// A host's sshd is down for 20 s while a two-host deploy runs (its
+// containers run on): h2 deploys, then h3's first step retries until sshd
+// is back, and the deploy completes on both.
 func TestHostSSHDownTwentySeconds(t *testing.T) {
-	s := newFaultService(t, "sshddown", portSSHDDown, faultHost)
+	s := newFaultService(t, "sshddown", portSSHDDown, 2, faultHost)
 	s.ownWorker("w1")
 	s.mustDeploy("v1", image("v1"))
 	s.compose("v2", image("v2"))
-	cli := s.start("deploy", "--config", s.hoistYML(), "--version", "v2")
-	s.waitHistory("the upload to complete", 90*time.Second, func(h *history) bool { return h.completed("SyncRelease") == 1 })
 	suite.env.SSHDStop(t, faultHost)
+	down := time.Now()
 	t.Cleanup(func() { suite.env.SSHDStart(t, faultHost) })
-	time.Sleep(20 * time.Second)
-	s.wantServes("v1") // sshd is down, the app is not
+	cli := s.start("deploy", "--config", s.hoistYML(), "--version", "v2")
+	s.waitHistory("h2 to be deployed", 90*time.Second, func(h *history) bool { return h.completed("WaitRunning") == 1 })
+	time.Sleep(time.Until(down.Add(20 * time.Second)))
+	// sshd is down, the app is not: h3 still serves the old release.
+	if got, err := getEventually(fmt.Sprintf("http://%s:%d/", suite.env.Host(faultHost), s.port), "v1"); got != "v1" {
+		t.Fatalf("h3 answers %q (%v) while its sshd is down, want v1", got, err)
+	}
 	suite.env.SSHDStart(t, faultHost)
 	back := time.Now()
 
-	s.wantFollowedToSuccess(cli, "v2", "v1", "v2")
-	t.Logf("sshd back; deploy ended %s later", time.Since(back).Round(100*time.Millisecond))
+	h := s.wantFollowedToSuccess(cli, "v2", "v1", "v2")
+	if a := h.attempts("InspectHost"); a < 2 {
+		t.Fatalf("h3's inspect completed on attempt %d: it never met the outage", a)
+	}
+	t.Logf("sshd back after %s down; deploy ended %s later", back.Sub(down).Round(100*time.Millisecond), time.Since(back).Round(100*time.Millisecond))
 }
 
 // A host stays unreachable for longer than the retry budget: the deploy
