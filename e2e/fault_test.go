@@ -65,15 +65,12 @@ func TestWorkerKilledDuringSync(t *testing.T) {
 	suite.env.LinkFast(t, faultHost)
 	s.ownWorker("w2")
 
-	h := s.waitClosed(recoverWithin)
-	s.wantCompleted(h, "v2", "v1", "v2")
-	s.wantTidy()
+	h := s.wantRecovered(killed, "v2", "v1", "v2")
 	sum := ssh(t, faultHost, fmt.Sprintf("sha256sum < %s/v2/ballast.bin", remote.Quote(s.base)))
 	if want := fmt.Sprintf("%x", sha256.Sum256(data)); !strings.HasPrefix(sum, want) {
 		t.Fatalf("the release's file on the host has sha256 %s, want %s", sum, want)
 	}
 	h.wantScheduled(t, map[string]int{"SyncRelease": 1, "SwitchCurrent": 1, "StartRelease": 1})
-	t.Logf("recovered %s after the kill", time.Since(killed).Round(100*time.Millisecond))
 }
 
 // kill -9 right after current was switched, while the new image is still
@@ -81,12 +78,7 @@ func TestWorkerKilledDuringSync(t *testing.T) {
 // moved); the new worker goes on from the next step.
 func TestWorkerKilledAfterSwitch(t *testing.T) {
 	s := newFaultService(t, "killswitch", portKillWorkerSwitch, faultHost)
-	w1 := s.ownWorker("w1")
-	s.mustDeploy("v1", image("v1"))
-	forgetImage(t, faultHost, suite.env.Image("big"))
-	suite.env.LinkSlow(t, faultHost, slowLink)
-	t.Cleanup(func() { suite.env.LinkFast(t, faultHost) })
-	s.deploy("v2", app{image: suite.env.Image("big")}, "--detach").want(t, 0)
+	w1 := s.startSlowPullDeploy()
 	s.waitHistory("the switch to complete", 90*time.Second, func(h *history) bool { return h.completed("SwitchCurrent") == 1 })
 	w1.kill(t)
 	killed := time.Now()
@@ -97,25 +89,16 @@ func TestWorkerKilledAfterSwitch(t *testing.T) {
 	suite.env.LinkFast(t, faultHost)
 	s.ownWorker("w2")
 
-	h := s.waitClosed(recoverWithin)
-	s.wantCompleted(h, "v2", "v1", "v2")
+	h := s.wantRecovered(killed, "v2", "v1", "v2")
 	s.wantImage(suite.env.Image("big"))
-	s.wantTidy()
 	h.wantScheduled(t, map[string]int{"SyncRelease": 1, "SwitchCurrent": 1, "PullImages": 1, "StartRelease": 1})
-	t.Logf("recovered %s after the kill", time.Since(killed).Round(100*time.Millisecond))
 }
 
 // kill -9 while compose pulls a large image over a slow link: the old
 // release serves all along; the new worker pulls again and deploys.
 func TestWorkerKilledDuringSlowPull(t *testing.T) {
 	s := newFaultService(t, "killpull", portKillWorkerPull, faultHost)
-	w1 := s.ownWorker("w1")
-	s.mustDeploy("v1", image("v1"))
-	forgetImage(t, faultHost, suite.env.Image("big"))
-
-	suite.env.LinkSlow(t, faultHost, slowLink)
-	t.Cleanup(func() { suite.env.LinkFast(t, faultHost) })
-	s.deploy("v2", app{image: suite.env.Image("big")}, "--detach").want(t, 0)
+	w1 := s.startSlowPullDeploy()
 	s.scheduled("PullImages", 1)
 	waitRemote(t, faultHost, 30*time.Second, "compose pull to run", "pgrep -f -- ' pull' >/dev/null")
 	time.Sleep(time.Second)
@@ -126,12 +109,9 @@ func TestWorkerKilledDuringSlowPull(t *testing.T) {
 	suite.env.LinkFast(t, faultHost)
 	s.ownWorker("w2")
 
-	h := s.waitClosed(recoverWithin)
-	s.wantCompleted(h, "v2", "v1", "v2")
+	h := s.wantRecovered(killed, "v2", "v1", "v2")
 	s.wantImage(suite.env.Image("big"))
-	s.wantTidy()
 	h.wantScheduled(t, map[string]int{"PullImages": 1, "StartRelease": 1})
-	t.Logf("recovered %s after the kill", time.Since(killed).Round(100*time.Millisecond))
 }
 
 // kill -9 right after compose up, and during the running check: a new
@@ -157,11 +137,8 @@ func testWorkerKilledAt(t *testing.T, name string, port int, step string) {
 	killed := time.Now()
 	s.ownWorker("w2")
 
-	h := s.waitClosed(recoverWithin)
-	s.wantCompleted(h, "v2", "v1", "v2")
-	s.wantTidy()
+	h := s.wantRecovered(killed, "v2", "v1", "v2")
 	h.wantScheduled(t, map[string]int{"SyncRelease": 1, "SwitchCurrent": 1, "PullImages": 1, "StartRelease": 1, "WaitRunning": 1})
-	t.Logf("worker killed at %s: the deploy completed %s later on a new worker", step, time.Since(killed).Round(100*time.Millisecond))
 }
 
 // kill -9 in the middle of the rollback of a crashed release: the new
@@ -190,7 +167,7 @@ func TestWorkerKilledDuringCompensation(t *testing.T) {
 	r := s.hoist("watch", "-c", s.hoistYML())
 	r.want(t, 1)
 	r.line(t, "❌ Deployment of version v2 failed! Rolled back to v1. Cause: host h1, step wait running: ")
-	t.Logf("recovered %s after the kill", time.Since(killed).Round(100*time.Millisecond))
+	t.Logf("rollback completed %s after the kill", time.Since(killed).Round(100*time.Millisecond))
 }
 
 // Two workers poll the queue; the one holding the running check is
@@ -220,11 +197,9 @@ func TestTwoWorkersOneKilled(t *testing.T) {
 	w.kill(t)
 	killed := time.Now()
 
-	h := s.waitClosed(recoverWithin)
-	s.wantCompleted(h, "v2", "v1", "v2")
-	s.wantTidy()
+	h := s.wantRecovered(killed, "v2", "v1", "v2")
 	h.wantScheduled(t, map[string]int{"StartRelease": 1, "WaitRunning": 1})
-	t.Logf("worker %d killed during the wait; the other finished %s later", holder, time.Since(killed).Round(100*time.Millisecond))
+	t.Logf("worker %d was the one killed", holder)
 }
 
 // The Temporal server stops in the middle of a deploy and starts again on
@@ -380,6 +355,31 @@ func TestCLIKilledThenWatch(t *testing.T) {
 	r.want(t, 0, s.deployedLine("v4"))
 	wantContains(t, "stdout", r.stdout, "following it instead of starting version v5")
 	s.wantState("v4", suite.env.Image("v1"), "v2", "v3 (failed)", "v4")
+}
+
+// startSlowPullDeploy deploys v1 through a worker of the test's own, then
+// starts (detached) a deploy of v2 from the big image with h3's link slowed:
+// its pull takes ~25 s. It returns the worker.
+func (s *service) startSlowPullDeploy() *worker {
+	s.t.Helper()
+	w := s.ownWorker("w1")
+	s.mustDeploy("v1", image("v1"))
+	forgetImage(s.t, faultHost, suite.env.Image("big"))
+	suite.env.LinkSlow(s.t, faultHost, slowLink)
+	s.t.Cleanup(func() { suite.env.LinkFast(s.t, faultHost) })
+	s.deploy("v2", app{image: suite.env.Image("big")}, "--detach").want(s.t, 0)
+	return w
+}
+
+// wantRecovered waits for the deploy to end after a fault at since: it
+// must complete, the hosts show version, and nothing is left over.
+func (s *service) wantRecovered(since time.Time, version string, releases ...string) *history {
+	s.t.Helper()
+	h := s.waitClosed(recoverWithin)
+	s.wantCompleted(h, version, releases...)
+	s.wantTidy()
+	s.t.Logf("deploy completed %s after the fault", time.Since(since).Round(100*time.Millisecond))
+	return h
 }
 
 // wantFollowedToSuccess waits for the CLI that follows the deploy: it must
