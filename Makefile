@@ -14,7 +14,7 @@ INTEGRATION_TIMEOUT ?= 20m
 # How long `make fuzz` runs each fuzz target.
 FUZZTIME ?= 10s
 
-.PHONY: all build test unit fuzz integration lint fmt-check vet workflowcheck bench demo record-histories \
+.PHONY: all build test checks testbed unit fuzz integration lint fmt-check vet workflowcheck bench demo record-histories \
         testbed-up testbed-down testbed-status images clean
 
 all: build
@@ -22,21 +22,34 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/hoist ./cmd/hoist
 
-# The whole suite: static checks, unit tests, then everything against the
-# real components, which it installs and starts first.
-test: lint unit fuzz testbed-up images integration
+# The whole suite: static checks, unit tests and fuzzing, then everything
+# against the real components, which it installs and starts first. On a
+# fresh machine the test bed builds Compose and the Temporal CLI for
+# minutes, so it comes up beside the checks (their output is shown per
+# target when it is done).
+test:
+	$(MAKE) -j2 --output-sync=target checks testbed
+	$(MAKE) integration
+
+# The checks that need nothing running, one after another.
+checks:
+	$(MAKE) -j1 lint unit fuzz
+
+testbed: testbed-up images
 
 unit:
 	$(GO) test -count=1 ./...
 
 # Bounded fuzzing, FUZZTIME per target, starting from the committed corpora
 # (testdata/fuzz); a failing input is written there. go fuzzes one target
-# per invocation. FuzzQuote runs every input through /bin/sh and bash.
+# per invocation. FuzzQuote and FuzzRemovalPathsUnderBase run every input
+# through /bin/sh and bash.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./config/
 	$(GO) test -run '^$$' -fuzz '^FuzzExtractBundle$$' -fuzztime $(FUZZTIME) ./config/
 	$(GO) test -run '^$$' -fuzz '^FuzzQuote$$' -fuzztime $(FUZZTIME) ./remote/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./codec/
+	$(GO) test -run '^$$' -fuzz '^FuzzRemovalPathsUnderBase$$' -fuzztime $(FUZZTIME) ./commands/
 
 integration: build
 	$(GO) test -count=1 -tags integration -timeout $(INTEGRATION_TIMEOUT) ./...

@@ -19,10 +19,11 @@ import (
 // user checks on the host: one folder per release, current right, the
 // right containers, the right version answering, nothing half-done.
 //
-// Tests that stop a shared component (Temporal, a host's sshd, a host's
-// link) do not call t.Parallel: Go runs them one at a time, before the
-// parallel tests start, so nothing else sees the fault. They use h3, which
-// only they disrupt.
+// The Temporal restart stops what every test uses: it does not call
+// t.Parallel, so Go runs it before the parallel tests start. The cases that
+// slow, cut or stop a host's SSH all use h3, which no other test uses: they
+// run one after another as subtests of TestHostFaults, alongside the
+// parallel tests.
 
 const (
 	portKillWorkerWait   = 18098
@@ -44,10 +45,28 @@ const (
 	recoverWithin        = 2 * time.Minute
 )
 
+// TestHostFaults runs the cases that disrupt h3, one at a time.
+func TestHostFaults(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		run  func(*testing.T)
+	}{
+		{"WorkerKilledDuringSync", testWorkerKilledDuringSync},
+		{"WorkerKilledAfterSwitch", testWorkerKilledAfterSwitch},
+		{"WorkerKilledDuringSlowPull", testWorkerKilledDuringSlowPull},
+		{"SSHConnectionCutMidCommand", testSSHConnectionCutMidCommand},
+		{"HostSSHDownTwentySeconds", testHostSSHDownTwentySeconds},
+		{"HostDownBeyondRetryBudget", testHostDownBeyondRetryBudget},
+	} {
+		t.Run(c.name, c.run)
+	}
+}
+
 // kill -9 of the only worker while it uploads the release over a slow
 // link: the new worker uploads again; one release folder, no partial
 // upload left behind, the files intact.
-func TestWorkerKilledDuringSync(t *testing.T) {
+func testWorkerKilledDuringSync(t *testing.T) {
 	s := newFaultService(t, "killsync", portKillWorkerSync, faultHost)
 	w1 := s.ownWorker("w1")
 	s.mustDeploy("v1", image("v1"))
@@ -76,7 +95,7 @@ func TestWorkerKilledDuringSync(t *testing.T) {
 // kill -9 right after current was switched, while the new image is still
 // to be pulled over a slow link: the old release serves on (only the link
 // moved); the new worker goes on from the next step.
-func TestWorkerKilledAfterSwitch(t *testing.T) {
+func testWorkerKilledAfterSwitch(t *testing.T) {
 	s := newFaultService(t, "killswitch", portKillWorkerSwitch, faultHost)
 	w1 := s.startSlowPullDeploy()
 	s.waitHistory("the switch to complete", 90*time.Second, func(h *history) bool { return h.completed("SwitchCurrent") == 1 })
@@ -96,7 +115,7 @@ func TestWorkerKilledAfterSwitch(t *testing.T) {
 
 // kill -9 while compose pulls a large image over a slow link: the old
 // release serves all along; the new worker pulls again and deploys.
-func TestWorkerKilledDuringSlowPull(t *testing.T) {
+func testWorkerKilledDuringSlowPull(t *testing.T) {
 	s := newFaultService(t, "killpull", portKillWorkerPull, faultHost)
 	w1 := s.startSlowPullDeploy()
 	s.scheduled("PullImages", 1)
@@ -226,7 +245,7 @@ func TestTemporalRestartMidDeploy(t *testing.T) {
 
 // The SSH connection is cut in the middle of a long command (a pull over
 // a slow link): the step is retried on a new connection and converges.
-func TestSSHConnectionCutMidCommand(t *testing.T) {
+func testSSHConnectionCutMidCommand(t *testing.T) {
 	s := newFaultService(t, "sshdrop", portSSHDrop, faultHost)
 	s.ownWorker("w1")
 	s.mustDeploy("v1", image("v1"))
@@ -251,7 +270,7 @@ func TestSSHConnectionCutMidCommand(t *testing.T) {
 // A host's sshd is down for 20 s while a two-host deploy runs (its
 // containers run on): h2 deploys, then h3's first step retries until sshd
 // is back, and the deploy completes on both.
-func TestHostSSHDownTwentySeconds(t *testing.T) {
+func testHostSSHDownTwentySeconds(t *testing.T) {
 	s := newFaultService(t, "sshddown", portSSHDDown, 2, faultHost)
 	s.ownWorker("w1")
 	s.mustDeploy("v1", image("v1"))
@@ -279,7 +298,7 @@ func TestHostSSHDownTwentySeconds(t *testing.T) {
 // A host stays unreachable for longer than the retry budget: the deploy
 // fails naming the host and step, the host already deployed is rolled
 // back, and the unreachable one was never changed.
-func TestHostDownBeyondRetryBudget(t *testing.T) {
+func testHostDownBeyondRetryBudget(t *testing.T) {
 	s := newFaultService(t, "hostgone", portHostGone, 2, faultHost)
 	s.ownWorker("w1")
 	s.mustDeploy("v1", image("v1"))

@@ -401,10 +401,11 @@ func (s *service) wantState(current, image string, releases ...string) {
 	}
 }
 
-// wantNoBase checks that remote_base does not exist on any test bed host.
+// wantNoBase checks that remote_base does not exist on any of the
+// service's hosts.
 func (s *service) wantNoBase() {
 	s.t.Helper()
-	for n := 1; n <= len(suite.env.Hosts); n++ {
+	for _, n := range s.hosts {
 		if out := ssh(s.t, n, fmt.Sprintf("ls -d %s 2>/dev/null || true", remote.Quote(s.base))); strings.TrimSpace(out) != "" {
 			s.t.Fatalf("h%d: %s exists, but nothing should have touched the host", n, s.base)
 		}

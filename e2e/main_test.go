@@ -38,8 +38,9 @@ const registryPasswordEnv = "E2E_REGISTRY_PASSWORD"
 
 // defaultParallel is how many tests run at once unless -parallel says
 // otherwise. The tests mostly wait on the hosts, so a few more than the
-// test bed machine's two cores keep it busy without starving it.
-const defaultParallel = "3"
+// test bed machine's two cores keep it busy without starving it; one slot
+// goes to TestHostFaults for most of the run.
+const defaultParallel = "4"
 
 func TestMain(m *testing.M) {
 	flag.Parse()

@@ -53,7 +53,7 @@ func TestRegistryBasicAuth(t *testing.T) {
 // login for the basic-auth registry; a worker of this test's own uses it.
 func TestRegistryECR(t *testing.T) {
 	t.Parallel()
-	const host = 3
+	const host = 2 // shared with the basic-auth test: requireLoggedOut takes turns
 	token := base64.StdEncoding.EncodeToString([]byte(suite.env.AuthUser + ":" + suite.password))
 	ecr := newFakeECR(t, token, "http://"+suite.env.AuthRegistry)
 	queue, workerLog := startTestWorker(t, "ecr", []string{
@@ -100,11 +100,18 @@ func TestRegistryECR(t *testing.T) {
 	wantNoSecret(t, "the host's process list", samples, secrets)
 }
 
+// loginTurn serializes, per test bed host, the tests that depend on its
+// docker being logged out of the auth registry.
+var loginTurn [4]sync.Mutex
+
 // requireLoggedOut logs host n's docker out of the auth registry and drops
 // its image, and checks that a pull is then refused: the deploy can only
 // succeed by logging in. The host is logged out again when the test ends.
 func requireLoggedOut(t *testing.T, n int) {
 	t.Helper()
+	// Tests that log the same host in and out take turns.
+	loginTurn[n].Lock()
+	t.Cleanup(loginTurn[n].Unlock)
 	reg, img := suite.env.AuthRegistry, suite.env.AuthImage("v1")
 	ssh(t, n, fmt.Sprintf("docker logout %s >/dev/null; docker image rm %s >/dev/null 2>&1; true", reg, img))
 	t.Cleanup(func() {

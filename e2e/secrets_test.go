@@ -22,8 +22,6 @@ const portSecrets = 18112
 // found by service and version.
 func TestSecretsNeverInHistory(t *testing.T) {
 	t.Parallel()
-	// Each test that logs a host out of the auth registry has a host of
-	// its own: basic auth h2, ECR h3, this one h1.
 	const host = 1
 	keyFile := filepath.Join(t.TempDir(), "codec-keys")
 	key := runHoist(t, t.TempDir(), suite.queue, "codec-key", "--id", "e2e")
