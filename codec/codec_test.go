@@ -227,7 +227,10 @@ func FuzzDecode(f *testing.F) {
 		if err == nil && len(out) != 1 {
 			t.Fatalf("Decode returned %d payloads", len(out))
 		}
-		if err != nil && strings.Contains(err.Error(), strings.Repeat("A", 43)) {
+		// The key must never show in an error, unless the input itself
+		// carried its text (a key id may be anything, and is quoted back).
+		secret := strings.Repeat("A", 43)
+		if err != nil && strings.Contains(err.Error(), secret) && !strings.Contains(encoding+keyID+string(data), secret) {
 			t.Fatalf("error reveals the key: %v", err)
 		}
 	})
