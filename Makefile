@@ -28,6 +28,7 @@ build:
 # minutes, so it comes up beside the checks (their output is shown per
 # target when it is done).
 test:
+	@echo "make test: checks and test bed side by side; each one's output shows when it ends (a first test bed builds tools for ~15 min; logs in /var/lib/hoist-testbed/logs)"
 	$(MAKE) -j2 --output-sync=target checks testbed
 	$(MAKE) integration
 

@@ -86,11 +86,7 @@ func BenchmarkDeploy(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		version := fmt.Sprintf("b%d", i+1)
 		img := image([]string{"v2", "v3"}[i%2])
-		p := startProbe(url)
-		start := time.Now()
-		r := s.deploy(version, img)
-		took := time.Since(start)
-		evs := p.finish()
+		r, start, took, evs := probedDeploy(s, url, version, img)
 		r.want(b, 0, s.deployedLine(version))
 		at, ok := firstAnswer(evs, start, version)
 		if !ok {
@@ -103,6 +99,15 @@ func BenchmarkDeploy(b *testing.B) {
 	b.ReportMetric(median(toServing).Seconds(), "s-to-serving(median)")
 	b.ReportMetric(median(toExit).Seconds(), "s-cli(median)")
 	b.Logf("deploy → new version serving: %v; deploy → ✅: %v", toServing, toExit)
+}
+
+// probedDeploy deploys version while probing url, and returns what the
+// CLI showed, when it started, how long it took and what the probe saw.
+func probedDeploy(s *service, url, version string, a app) (result, time.Time, time.Duration, []probeEvent) {
+	p := startProbe(url)
+	start := time.Now()
+	r := s.deploy(version, a)
+	return r, start, time.Since(start), p.finish()
 }
 
 // BenchmarkCrashRollback measures, per crashing deploy, the outage: from
@@ -118,11 +123,7 @@ func BenchmarkCrashRollback(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		version := fmt.Sprintf("crash%d", i+1)
-		p := startProbe(url)
-		start := time.Now()
-		r := s.deploy(version, image("v2").crashing())
-		took := time.Since(start)
-		evs := p.finish()
+		r, _, took, evs := probedDeploy(s, url, version, image("v2").crashing())
 		if r.code != 1 || !strings.Contains(r.stdout, "Rolled back to good") {
 			b.Fatalf("crashing deploy %s: want exit 1 and a rollback to good\n%s", version, r)
 		}

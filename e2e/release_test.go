@@ -143,13 +143,7 @@ func TestUnhealthyRollsBackWhenConfigured(t *testing.T) {
 	t.Parallel()
 	s := newService(t, "unhealthyrb", portUnhealthyRevert)
 	s.extra = "health: {unhealthy: rollback}\n"
-	good := image("v1")
-	good.health = true
-	s.mustDeploy("v1", good)
-
-	bad := image("v2")
-	bad.unhealthy = true
-	r := s.deploy("v2", bad)
+	r := deployUnhealthyAfterHealthy(s)
 	r.want(t, 1)
 	line := r.line(t, "❌ Deployment of version v2 failed! Rolled back to v1. Cause: host h1, step wait running: ")
 	wantContains(t, "the failure line", line, "unhealthy")
@@ -173,13 +167,7 @@ func TestCrashLoopUnderRestartPolicyRollsBack(t *testing.T) {
 func TestUnhealthyWarns(t *testing.T) {
 	t.Parallel()
 	s := newService(t, "unhealthy", portUnhealthyWarn)
-	good := image("v1")
-	good.health = true
-	s.mustDeploy("v1", good)
-
-	bad := image("v2")
-	bad.unhealthy = true
-	r := s.deploy("v2", bad)
+	r := deployUnhealthyAfterHealthy(s)
 	r.want(t, 0)
 	line := r.line(t, "⚠️ Warning: host h1: ")
 	if !strings.HasSuffix(line, ". Monitor closely.") || !strings.Contains(line, "unhealthy") {
@@ -270,4 +258,16 @@ func TestCrashOnFirstDeploy(t *testing.T) {
 	if h.failureType() != "DeployFailed" {
 		t.Fatalf("deploy workflow closed with %s, failure type %q; want DeployFailed", h.closed(), h.failureType())
 	}
+}
+
+// deployUnhealthyAfterHealthy deploys v1 with a passing healthcheck, then
+// v2 whose healthcheck always fails, and returns what v2's deploy showed.
+func deployUnhealthyAfterHealthy(s *service) result {
+	s.t.Helper()
+	good := image("v1")
+	good.health = true
+	s.mustDeploy("v1", good)
+	bad := image("v2")
+	bad.unhealthy = true
+	return s.deploy("v2", bad)
 }
