@@ -27,9 +27,11 @@ GW=$NET.1
 BRIDGE=hoist-br0
 DEPLOY_USER=deploy
 
-DOCKER=/usr/bin/docker           # Debian's client; /usr/local/bin/docker is a different one, never use it
-DOCKERD=/usr/sbin/dockerd
-[[ -x $DOCKERD ]] || DOCKERD=/usr/bin/dockerd
+# Tool paths are resolved by resolve_tools, after apt has installed them (a
+# path picked before the install is a guess: docker.io puts dockerd in
+# /usr/sbin, and the image ships a foreign docker client in /usr/local/bin).
+DOCKER=
+DOCKERD=
 ROOT_SOCK=/var/run/docker.sock
 
 COMPOSE_VERSION=v2.40.3
@@ -140,6 +142,29 @@ ensure_apt() {
 	fi
 }
 
+# find_tool NAME DIR...: the first DIR/NAME that is executable; dies naming
+# the package otherwise. Only the listed dirs: never /usr/local/bin's docker.
+find_tool() {
+	local name=$1 d
+	shift
+	for d in "$@"; do
+		[[ -x $d/$name ]] && { echo "$d/$name"; return 0; }
+	done
+	die "$name not found in $* after installing ${APT_PACKAGES[*]}"
+}
+
+# resolve_tools: the binaries this script runs, looked up after ensure_apt.
+resolve_tools() {
+	DOCKERD=$(find_tool dockerd /usr/sbin /usr/bin)
+	DOCKER=$(find_tool docker /usr/bin /usr/sbin) # Debian's client, not /usr/local/bin's
+}
+
+# For commands that install nothing (status, faults): what is there, if anything.
+resolve_tools_if_installed() {
+	DOCKERD=$(find_tool dockerd /usr/sbin /usr/bin 2>/dev/null) || DOCKERD=/nonexistent/dockerd
+	DOCKER=$(find_tool docker /usr/bin /usr/sbin 2>/dev/null) || DOCKER=/nonexistent/docker
+}
+
 # ---------------------------------------------------------------- 3./4. Go-built tools
 
 compose_ok() { [[ $("$DOCKER" compose version --short 2>/dev/null) == "${COMPOSE_VERSION#v}" ]]; }
@@ -165,19 +190,38 @@ build_temporal() {
 }
 
 # Both builds take minutes; they run in the background while the rest comes up.
+# Each runs under its own lock (flock on $TB/build-NAME.lock, held by the build
+# and every process it starts), so a run that died leaves at most a build in
+# flight, and the next run waits for that one instead of starting a second copy
+# (two Go builds of each on two cores); after the lock it re-checks the tool.
 BUILD_PIDS=()
+# build_locked NAME CHECK BUILD: run BUILD under NAME's lock unless CHECK holds.
+build_locked() {
+	local name=$1 check=$2 build=$3
+	(
+		exec 9>>"$TB/build-$name.lock"
+		if ! flock -n 9; then
+			log "$name: a build is already in flight (an earlier run); waiting for it" 2>&3
+			flock 9
+		fi
+		"$check" && { log "$name: built by the earlier run" 2>&3; exit 0; }
+		"$build"
+	) 3>&2 >>"$LOGS/build-$name.log" 2>&1 &
+	BUILD_PIDS+=("$name:$!")
+}
+
+temporal_built() { [[ -x $TEMPORAL_BIN ]]; }
+
 start_builds() {
 	if ! compose_ok; then
 		command -v go >/dev/null || die "go is needed to build docker compose"
 		log "compose: building $COMPOSE_VERSION in background (~3 min, log $LOGS/build-compose.log)"
-		build_compose >>"$LOGS/build-compose.log" 2>&1 &
-		BUILD_PIDS+=("compose:$!")
+		build_locked compose compose_ok build_compose
 	fi
-	if [[ ! -x $TEMPORAL_BIN ]]; then
+	if ! temporal_built; then
 		command -v go >/dev/null || die "go is needed to build the temporal CLI"
 		log "temporal: building $TEMPORAL_VERSION in background (~5 min, log $LOGS/build-temporal.log)"
-		build_temporal >>"$LOGS/build-temporal.log" 2>&1 &
-		BUILD_PIDS+=("temporal:$!")
+		build_locked temporal temporal_built build_temporal
 	fi
 }
 
@@ -190,7 +234,7 @@ wait_builds() {
 	done
 	BUILD_PIDS=()
 	[[ " ${BUILT[*]} " != *" compose "* ]] || compose_ok || die "docker compose does not report $COMPOSE_VERSION after build"
-	[[ -x $TEMPORAL_BIN ]] || die "temporal binary missing: $TEMPORAL_BIN"
+	temporal_built || die "temporal binary missing: $TEMPORAL_BIN"
 }
 
 # ---------------------------------------------------------------- state dir, keys
@@ -692,6 +736,7 @@ link_up() { [[ -n $(ip link show "$(host_veth "$1")" up 2>/dev/null) ]]; }
 cmd_up() {
 	local t0=$SECONDS i
 	ensure_apt
+	resolve_tools
 	ensure_state
 	start_builds
 	ensure_root_dockerd
@@ -784,6 +829,7 @@ main() {
 		fi
 		;;
 	esac
+	[[ $cmd == up ]] || resolve_tools_if_installed
 	case $cmd in
 	up) cmd_up ;;
 	down) cmd_down ;;
