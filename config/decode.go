@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // The keys each mapping of hoist.yml may hold.
@@ -74,7 +74,7 @@ func parseDocument(data []byte, file string) (*yaml.Node, error) {
 	return root, nil
 }
 
-// yamlError turns yaml.v3's "yaml: line N: msg" into FILE:N: invalid YAML: msg.
+// yamlError turns the yaml package's "yaml: line N: msg" into FILE:N: invalid YAML: msg.
 func yamlError(file string, err error) error {
 	msg := err.Error()
 	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
