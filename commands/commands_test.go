@@ -15,9 +15,12 @@ func TestBuilders(t *testing.T) {
 		want string
 	}{
 		{"ensure base", l.EnsureBase().String(), `mkdir -p -- '/srv/my apps/web'`},
-		{"inspect", l.Inspect().String(), `cd '/srv/my apps/web' && find . -mindepth 1 -maxdepth 2 '(' -path './*/.hoist-failed' -o '!' -path './*/*' ')' -printf '%y\t%P\t%l\0'`},
-		{"switch", l.SwitchCurrent("20251121050000").String(), `cd '/srv/my apps/web' && test -d 20251121050000 && ln -sfn 20251121050000 .current.tmp && mv -T .current.tmp current`},
-		{"mark failed", l.MarkFailed("v2").String(), `touch -- '/srv/my apps/web/v2/.hoist-failed'`},
+		{"inspect", l.Inspect().String(), `cd '/srv/my apps/web' && find . -mindepth 1 -maxdepth 2 '(' -path './*/.hoist-failed' -o -path './*/.hoist-good' -o -path './*/.hoist-current-at' -o '!' -path './*/*' ')' -printf '%y\t%T@\t%l\t%P\0'`},
+		{"switch", l.SwitchCurrent("20251121050000").String(), `cd '/srv/my apps/web' && test -d 20251121050000 && ln -sfn 20251121050000 .current.tmp && mv -T .current.tmp current && touch -- '/srv/my apps/web/20251121050000/.hoist-current-at'`},
+		{"mark failed", l.MarkFailed("v2").String(), `touch -- '/srv/my apps/web/v2/.hoist-failed' && rm -f -- '/srv/my apps/web/v2/.hoist-good'`},
+		{"mark good", l.MarkGood("v2", []string{"api", "worker"}).String(), `rm -f -- '/srv/my apps/web/v2/.hoist-failed' && tee -- '/srv/my apps/web/v2/.hoist-good.tmp' && mv -T -- '/srv/my apps/web/v2/.hoist-good.tmp' '/srv/my apps/web/v2/.hoist-good'`},
+		{"good services", l.GoodServices("v2").String(), `cat -- '/srv/my apps/web/v2/.hoist-good'`},
+		{"locked", l.Locked(l.SwitchCurrent("v2")).String(), `cd '/srv/my apps/web' && flock --wait 600 --conflict-exit-code 75 '/srv/my apps/web/.hoist-lock' test -d v2 && flock --wait 600 --conflict-exit-code 75 '/srv/my apps/web/.hoist-lock' ln -sfn v2 .current.tmp && flock --wait 600 --conflict-exit-code 75 '/srv/my apps/web/.hoist-lock' mv -T .current.tmp current && flock --wait 600 --conflict-exit-code 75 '/srv/my apps/web/.hoist-lock' touch -- '/srv/my apps/web/v2/.hoist-current-at'`},
 		{"clear failed", l.ClearFailed("v2").String(), `rm -f -- '/srv/my apps/web/v2/.hoist-failed'`},
 		{"remove", l.RemoveReleases("v1", "v0").String(), `rm -rf -- '/srv/my apps/web/v1' '/srv/my apps/web/v0'`},
 		{"pull", c.Pull().String(), `cd '/srv/my apps/web/20251121050000' && docker compose --project-name web pull --quiet`},
@@ -71,8 +74,8 @@ func TestBuildersRefuseUnsafePaths(t *testing.T) {
 }
 
 func TestParseState(t *testing.T) {
-	out := "d\t20251121030000\t\x00d\t20251121050000\t\x00l\tcurrent\t20251121050000\x00" +
-		"d\t20251121040000\t\x00f\t20251121040000/.hoist-failed\t\x00f\tstray.txt\t\x00l\t.current.tmp\tx\x00d\tnot a version\t\x00"
+	out := "d\t1\t\t20251121030000\x00d\t1\t\t20251121050000\x00l\t1\t20251121050000\tcurrent\x00" +
+		"d\t1\t\t20251121040000\x00f\t1\t\t20251121040000/.hoist-failed\x00f\t1\t\tstray.txt\x00l\t1\tx\t.current.tmp\x00d\t1\t\tnot a version\x00"
 	got := ParseState(out)
 	want := State{Current: "20251121050000", Releases: []Release{
 		{Version: "20251121050000"}, {Version: "20251121040000", Failed: true}, {Version: "20251121030000"},
@@ -80,7 +83,7 @@ func TestParseState(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
-	if s := ParseState("l\tcurrent\t/srv/app/v7/\x00d\tv7\t\x00"); s.Current != "v7" {
+	if s := ParseState("l\t1\t/srv/app/v7/\tcurrent\x00d\t1\t\tv7\x00"); s.Current != "v7" {
 		t.Errorf("absolute link target: current %q", s.Current)
 	}
 	if s := ParseState(""); s.Current != "" || len(s.Releases) != 0 {

@@ -12,9 +12,17 @@ import (
 
 // Names of the entries hoist keeps under remote_base and inside releases.
 const (
-	CurrentLink  = "current"
-	FailedMarker = ".hoist-failed"
-	tmpLinkName  = ".current.tmp"
+	CurrentLink = "current"
+	// Markers inside a release folder: what hoist learnt about it there.
+	FailedMarker    = ".hoist-failed"     // failed its running check
+	GoodMarker      = ".hoist-good"       // passed its running check; lists the services checked
+	ActivatedMarker = ".hoist-current-at" // its mtime: when hoist last made the release current
+	tmpLinkName     = ".current.tmp"
+	lockName        = ".hoist-lock" // flock(1) file serialising mutating steps of the service
+	// LockBusyCode is the exit status of a locked command that waited
+	// lockWait for another step of the same service on the host.
+	LockBusyCode = 75
+	lockWait     = "600"
 )
 
 var versionRE = regexp.MustCompile(`^[0-9A-Za-z._-]{1,64}$`)

@@ -8,50 +8,77 @@ import (
 	"time"
 )
 
-// Release is one release folder found on a host.
+// Release is one release folder found on a host, with what hoist recorded
+// about it there: whether it passed or failed its running check, and when
+// hoist last made it current (the host's clock, seconds since the epoch).
 type Release struct {
-	Version string `json:"version"`
-	Failed  bool   `json:"failed,omitempty"`
+	Version     string `json:"version"`
+	Failed      bool   `json:"failed,omitempty"`
+	Good        bool   `json:"good,omitempty"`
+	ActivatedAt string `json:"activated_at,omitempty"`
+}
+
+// Release health, as `hoist status` shows it.
+const (
+	HealthGood    = "good"    // passed its running check
+	HealthFailed  = "failed"  // failed its running check
+	HealthUnknown = "unknown" // never checked (or checked by a hoist without marks)
+)
+
+// Health is good, failed or unknown. A failed mark wins: a release that
+// passed once and failed a later check is not trusted.
+func (r Release) Health() string {
+	switch {
+	case r.Failed:
+		return HealthFailed
+	case r.Good:
+		return HealthGood
+	}
+	return HealthUnknown
 }
 
 // State is what remote_base holds on one host.
 type State struct {
 	Current  string    `json:"current,omitempty"`  // release current points at; "" when none
-	Releases []Release `json:"releases,omitempty"` // newest first, by version order
+	Releases []Release `json:"releases,omitempty"` // newest first: see ParseState
 }
 
 // Has reports whether the version's folder exists.
 func (s State) Has(version string) bool {
-	for _, r := range s.Releases {
-		if r.Version == version {
-			return true
-		}
-	}
-	return false
+	_, ok := s.release(version)
+	return ok
 }
 
 // Failed reports whether the version is marked failed.
 func (s State) Failed(version string) bool {
+	r, _ := s.release(version)
+	return r.Failed
+}
+
+func (s State) release(version string) (Release, bool) {
 	for _, r := range s.Releases {
 		if r.Version == version {
-			return r.Failed
+			return r, true
 		}
 	}
-	return false
+	return Release{}, false
 }
 
 // ParseState reads the output of Layout.Inspect. Entries that are not
-// release folders (stray files, temporary links) are ignored.
+// release folders (stray files, temporary links) are ignored. Releases
+// are ordered by when hoist last made them current, newest first, whatever
+// their names; releases never made current come after, by name
+// (SortNewestFirst).
 func ParseState(out string) State {
 	var s State
-	failed := map[string]bool{}
+	marks := map[string]map[string]string{} // version -> marker -> mtime
 	var versions []string
 	for _, rec := range strings.Split(out, "\x00") {
-		f := strings.SplitN(rec, "\t", 3)
-		if len(f) != 3 {
+		f := strings.SplitN(rec, "\t", 4)
+		if len(f) != 4 {
 			continue
 		}
-		typ, name, target := f[0], f[1], f[2]
+		typ, mtime, target, name := f[0], f[1], f[2], f[3]
 		switch {
 		case typ == "l" && name == CurrentLink:
 			// current is written as a bare version; an absolute or
@@ -65,15 +92,40 @@ func ParseState(out string) State {
 			}
 		case typ == "d" && IsVersion(name):
 			versions = append(versions, name)
-		case typ == "f" && strings.HasSuffix(name, "/"+FailedMarker):
-			failed[strings.TrimSuffix(name, "/"+FailedMarker)] = true
+		case typ == "f":
+			v, marker, ok := strings.Cut(name, "/")
+			if ok && IsVersion(v) {
+				if marks[v] == nil {
+					marks[v] = map[string]string{}
+				}
+				marks[v][marker] = mtime
+			}
 		}
 	}
 	SortNewestFirst(versions)
 	for _, v := range versions {
-		s.Releases = append(s.Releases, Release{Version: v, Failed: failed[v]})
+		m := marks[v]
+		_, failed := m[FailedMarker]
+		_, good := m[GoodMarker]
+		s.Releases = append(s.Releases, Release{Version: v, Failed: failed, Good: good, ActivatedAt: m[ActivatedMarker]})
 	}
+	sort.SliceStable(s.Releases, func(i, j int) bool {
+		return activatedAfter(s.Releases[i].ActivatedAt, s.Releases[j].ActivatedAt)
+	})
 	return s
+}
+
+// activatedAfter: a was made current after b; never ("") is before all.
+func activatedAfter(a, b string) bool {
+	if a == "" || b == "" {
+		return a != "" && b == ""
+	}
+	fa, errA := strconv.ParseFloat(a, 64)
+	fb, errB := strconv.ParseFloat(b, 64)
+	if errA != nil || errB != nil {
+		return errA == nil && errB != nil
+	}
+	return fa > fb
 }
 
 // SortNewestFirst orders versions newest first. Timestamps compare as

@@ -1,6 +1,9 @@
 package commands
 
 import (
+	"fmt"
+	"path"
+
 	"github.com/hoist-dev/hoist/remote"
 )
 
@@ -14,15 +17,17 @@ func (l Layout) EnsureBase() remote.Command {
 
 // Inspect lists remote_base in one round trip: every top-level entry with
 // its type and link target, and the failed markers inside releases. Output
-// records are NUL-terminated "TYPE\tPATH\tTARGET"; ParseState reads them.
+// records are NUL-terminated "TYPE\tMTIME\tTARGET\tPATH" (the path last: a
+// stray name holding a tab cannot shift the fields); ParseState reads them.
 // A missing remote_base makes cd fail: that is a host with no releases.
 func (l Layout) Inspect() remote.Command {
 	if err := l.checkBase(); err != nil {
 		panic("commands: " + err.Error())
 	}
 	return remote.Cmd("find", ".", "-mindepth", "1", "-maxdepth", "2",
-		"(", "-path", "./*/"+FailedMarker, "-o", "!", "-path", "./*/*", ")",
-		"-printf", `%y\t%P\t%l\0`).In(l.Base)
+		"(", "-path", "./*/"+FailedMarker, "-o", "-path", "./*/"+GoodMarker, "-o", "-path", "./*/"+ActivatedMarker,
+		"-o", "!", "-path", "./*/*", ")",
+		"-printf", `%y\t%T@\t%l\t%P\0`).In(l.Base)
 }
 
 // BaseExists exits 0 when remote_base is a directory, 1 when it is not.
@@ -36,18 +41,42 @@ func (l Layout) BaseExists() remote.Command {
 // SwitchCurrent points current at version atomically: a new link under a
 // temporary name, then rename(2) over current (mv -T). ln -sfn on current
 // itself would unlink first and leave a moment with no current at all.
-// The release must exist, so current never points at nothing.
+// The release must exist, so current never points at nothing. The
+// activation marker then records when, which orders releases.
 func (l Layout) SwitchCurrent(version string) remote.Command {
-	l.mustRelease(version)
+	dir := l.mustRelease(version)
 	return remote.Cmd("test", "-d", version).
 		And("ln", "-sfn", version, tmpLinkName).
 		And("mv", "-T", tmpLinkName, CurrentLink).
+		And("touch", "--", dir+"/"+ActivatedMarker).
 		In(l.Base)
+}
+
+// MarkGood records that version passed its running check, with the
+// services that were checked, one a line (none: every service): a later
+// rollback checks the release by its own services, not the new one's.
+func (l Layout) MarkGood(version string, services []string) remote.Command {
+	dir := l.mustRelease(version)
+	body := ""
+	for _, s := range services {
+		body += s + "\n"
+	}
+	mark := dir + "/" + GoodMarker
+	return remote.Cmd("rm", "-f", "--", dir+"/"+FailedMarker).
+		And("tee", "--", mark+".tmp").
+		And("mv", "-T", "--", mark+".tmp", mark).
+		WithStdin([]byte(body))
+}
+
+// GoodServices prints the services recorded by MarkGood (exit 1: no mark).
+func (l Layout) GoodServices(version string) remote.Command {
+	return remote.Cmd("cat", "--", l.mustRelease(version)+"/"+GoodMarker)
 }
 
 // MarkFailed records that version failed, so no rollback ever picks it.
 func (l Layout) MarkFailed(version string) remote.Command {
-	return remote.Cmd("touch", "--", l.mustRelease(version)+"/"+FailedMarker)
+	dir := l.mustRelease(version)
+	return remote.Cmd("touch", "--", dir+"/"+FailedMarker).And("rm", "-f", "--", dir+"/"+GoodMarker)
 }
 
 // ClearFailed removes the failed mark when the version later succeeds.
@@ -64,4 +93,23 @@ func (l Layout) RemoveReleases(versions ...string) remote.Command {
 		argv = append(argv, l.mustRelease(v))
 	}
 	return remote.Cmd(argv...)
+}
+
+// Locked runs every step of c holding the service's lock on the host
+// (flock(1) on remote_base/.hoist-lock), so two attempts of a step — a
+// retry started while a first attempt still runs — never interleave their
+// commands on one host. The lock belongs to the step's processes and dies
+// with them; one held past lockWait seconds exits LockBusyCode. Each step
+// stays a plain argv behind the flock prefix, so the safety proof still
+// reads every operand.
+func (l Layout) Locked(c remote.Command) remote.Command {
+	if err := l.checkBase(); err != nil {
+		panic("commands: " + err.Error())
+	}
+	lock := []string{"flock", "--wait", lockWait, "--conflict-exit-code", fmt.Sprint(LockBusyCode), path.Join(l.Base, lockName)}
+	out := remote.Command{Dir: c.Dir, Stdin: c.Stdin}
+	for _, st := range c.Steps {
+		out.Steps = append(out.Steps, append(append([]string{}, lock...), st...))
+	}
+	return out
 }

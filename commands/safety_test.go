@@ -56,6 +56,10 @@ func buildAll(base, version string) []built {
 	add("SwitchCurrent", true, func() remote.Command { return l.SwitchCurrent(version) })
 	add("MarkFailed", true, func() remote.Command { return l.MarkFailed(version) })
 	add("ClearFailed", true, func() remote.Command { return l.ClearFailed(version) })
+	add("MarkGood", true, func() remote.Command { return l.MarkGood(version, []string{"web"}) })
+	add("GoodServices", true, func() remote.Command { return l.GoodServices(version) })
+	add("Locked", true, func() remote.Command { return l.Locked(c.Up()) })
+	add("Locked/switch", true, func() remote.Command { return l.Locked(l.SwitchCurrent(version)) })
 	add("RemoveReleases", true, func() remote.Command { return l.RemoveReleases(version) })
 	add("RemoveReleases/2", true, func() remote.Command { return l.RemoveReleases("v1", version) })
 	add("Compose.Pull", true, c.Pull)
@@ -82,7 +86,8 @@ func buildAll(base, version string) []built {
 // operation). TestEveryBuilderCovered fails on a builder in neither list.
 var (
 	covered = []string{"Layout.EnsureBase", "Layout.Inspect", "Layout.BaseExists", "Layout.SwitchCurrent",
-		"Layout.MarkFailed", "Layout.ClearFailed", "Layout.RemoveReleases", "Layout.Release",
+		"Layout.MarkFailed", "Layout.ClearFailed", "Layout.MarkGood", "Layout.GoodServices", "Layout.Locked",
+		"Layout.RemoveReleases", "Layout.Release",
 		"Compose.Pull", "Compose.Up", "Compose.Down", "Compose.Stop", "Compose.ContainerIDs"}
 	pathless = map[string]remote.Command{
 		"ContainerLogs":     ContainerLogs("abc", 5),
@@ -101,6 +106,7 @@ var fileOps = map[string][]string{
 	"ln":    {"-sfn"},
 	"touch": nil,
 	"mkdir": {"-p"},
+	"tee":   nil,
 }
 
 // hoistNames are hoist's own entries under remote_base a relative operand
@@ -109,7 +115,11 @@ var hoistNames = []string{CurrentLink, tmpLinkName}
 
 // shellNames are every command name a builder runs; in the parse-back
 // script each is a function printing its argv, NUL-separated, then \x01.
-var shellNames = []string{"cd", "rm", "mv", "ln", "touch", "mkdir", "test", "find", "docker", "date"}
+var shellNames = []string{"cd", "rm", "mv", "ln", "touch", "mkdir", "test", "find", "docker", "date", "flock", "tee", "cat"}
+
+// lockPrefix is what Layout.Locked puts before a step: flock's options
+// and the lock file, which must be remote_base/.hoist-lock.
+const lockPrefix = 6
 
 var shells = func() []string {
 	s := []string{"/bin/sh"}
@@ -207,6 +217,16 @@ func checkSafe(base string, steps [][]string) error {
 				if path.Dir(dir) != base || !IsVersion(path.Base(dir)) {
 					return fmt.Errorf("cd %q: not remote_base or a release folder in it", dir)
 				}
+			}
+			continue
+		}
+		if name == "flock" {
+			// Layout.Locked: the lock file, then the step it guards.
+			if len(argv) <= lockPrefix || argv[lockPrefix-1] != base+"/"+lockName {
+				return fmt.Errorf("flock %q: want the lock file remote_base/%s, then a step", argv[1:], lockName)
+			}
+			if err := checkSafe(base, append(steps[:i:i], argv[lockPrefix:])); err != nil {
+				return err
 			}
 			continue
 		}
@@ -481,10 +501,13 @@ func TestRemoveReleasesNeverBase(t *testing.T) {
 func TestHostListingFeedsOnlySafeVersions(t *testing.T) {
 	var listing strings.Builder
 	for _, v := range hostileVersions {
-		fmt.Fprintf(&listing, "d\t%s\t\x00", v.version)
-		fmt.Fprintf(&listing, "f\t%s/%s\t\x00", v.version, FailedMarker)
+		if strings.Contains(v.version, "\x00") {
+			continue // no file name holds a NUL: find cannot list one
+		}
+		fmt.Fprintf(&listing, "d\t1\t\t%s\x00", v.version)
+		fmt.Fprintf(&listing, "f\t1\t\t%s/%s\x00", v.version, FailedMarker)
 	}
-	listing.WriteString("l\tcurrent\t-t..\x00")
+	listing.WriteString("l\t1\t-t..\tcurrent\x00")
 	st := ParseState(listing.String())
 	var got []string
 	for _, r := range st.Releases {
@@ -607,7 +630,7 @@ func FuzzRemovalPathsUnderBase(f *testing.F) {
 		}
 		// The host may hold a directory of any name: only one that the
 		// builders accept becomes a release hoist acts on.
-		st := ParseState("d\t" + version + "\t\x00l\tcurrent\t" + version + "\x00")
+		st := ParseState("d\t1\t\t" + version + "\x00l\t1\t" + version + "\tcurrent\x00")
 		for _, r := range st.Releases {
 			if _, err := (Layout{Base: base}).Release(r.Version); err != nil {
 				t.Fatalf("listing %q: release %q, but Release refuses it: %v", version, r.Version, err)
