@@ -50,6 +50,7 @@ const (
 	ErrInvalid     = "InvalidInput"    // a value no retry can fix
 	ErrRegistry    = "RegistryLogin"   // credentials missing or refused
 	ErrMissing     = "ReleaseMissing"  // the release folder is not on the host
+	ErrLocked      = "HostLocked"      // another step of the service held the host's lock too long: retry
 )
 
 // commandAttempts is how often a command that ran and exited non-zero is
@@ -83,6 +84,8 @@ func fail(ctx context.Context, t Target, step string, err error) error {
 		return temporal.NewNonRetryableApplicationError(msg+" (a release with this version but other files is already on the host; deploy under a new --version)", ErrConflict, err)
 	case errors.Is(err, remote.ErrInvalidCommand):
 		return temporal.NewNonRetryableApplicationError(msg, ErrInvalid, err)
+	case errors.As(err, &exit) && exit.Code == commands.LockBusyCode:
+		return temporal.NewApplicationErrorWithCause(msg+" (another step of this service held its lock on the host; retrying)", ErrLocked, err)
 	case errors.As(err, &exit):
 		if activity.IsActivity(ctx) && activity.GetInfo(ctx).Attempt >= commandAttempts {
 			return temporal.NewNonRetryableApplicationError(msg, ErrCommand, err)
@@ -124,8 +127,24 @@ func (a *Activities) run(ctx context.Context, t Target, step string, cmd remote.
 	return res, fail(ctx, t, step, err)
 }
 
+// runLocked runs a command that changes the host under the service's
+// lock there (commands.Layout.Locked): a second attempt of a step waits
+// for the first instead of interleaving with it.
+func (a *Activities) runLocked(ctx context.Context, t Target, step string, cmd remote.Command) (sshexec.Result, error) {
+	return a.run(ctx, t, step, t.Layout().Locked(cmd))
+}
+
+// invalid is the error for an input no retry can fix: it names the step
+// and is never retried.
+func invalid(t Target, step string, err error) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("host %s, step %s: invalid input: %v", t.Label(), step, err), ErrInvalid, err)
+}
+
 // InspectHost reads the releases and current link under remote_base.
 func (a *Activities) InspectHost(ctx context.Context, t Target) (commands.State, error) {
+	if err := t.check(); err != nil {
+		return commands.State{}, invalid(t, "inspect", err)
+	}
 	res, err := a.SSH.Run(ctx, t.Host, t.Layout().Inspect())
 	var exit *sshexec.ExitError
 	if errors.As(err, &exit) {
@@ -147,10 +166,10 @@ func (a *Activities) InspectHost(ctx context.Context, t Target) (commands.State,
 // The same content already there is a no-op; other content is refused.
 func (a *Activities) SyncRelease(ctx context.Context, in SyncInput) (SyncResult, error) {
 	t := in.Target
-	dir, err := t.Layout().Release(in.Version)
-	if err != nil {
-		return SyncResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("host %s, step sync: %v", t.Label(), err), ErrInvalid, err)
+	if err := t.checkRelease(in.Version); err != nil {
+		return SyncResult{}, invalid(t, "sync", err)
 	}
+	dir, _ := t.Layout().Release(in.Version)
 	local, err := os.MkdirTemp("", "hoist-bundle-")
 	if err != nil {
 		return SyncResult{}, fmt.Errorf("step sync: temporary folder on the worker: %w", err)
@@ -176,7 +195,10 @@ func (a *Activities) SyncRelease(ctx context.Context, in SyncInput) (SyncResult,
 // it renames an identical link over current, which changes nothing.
 func (a *Activities) SwitchCurrent(ctx context.Context, in ReleaseInput) error {
 	t := in.Target
-	_, err := a.SSH.Run(ctx, t.Host, t.Layout().SwitchCurrent(in.Version))
+	if err := t.checkRelease(in.Version); err != nil {
+		return invalid(t, "switch current", err)
+	}
+	_, err := a.SSH.Run(ctx, t.Host, t.Layout().Locked(t.Layout().SwitchCurrent(in.Version)))
 	var exit *sshexec.ExitError
 	if errors.As(err, &exit) && exit.Code == 1 && exit.StderrTail == "" {
 		// test -d failed: the release folder is not on this host.
@@ -188,17 +210,23 @@ func (a *Activities) SwitchCurrent(ctx context.Context, in ReleaseInput) error {
 
 // PullImages pulls the release's images while the running release serves.
 func (a *Activities) PullImages(ctx context.Context, in ReleaseInput) error {
+	if err := in.Target.checkRelease(in.Version); err != nil {
+		return invalid(in.Target, "pull", err)
+	}
 	stop := a.heartbeat(ctx, "pull")
 	defer stop()
-	_, err := a.run(ctx, in.Target, "pull, release "+in.Version, in.Target.Compose(in.Version).Pull())
+	_, err := a.runLocked(ctx, in.Target, "pull, release "+in.Version, in.Target.Compose(in.Version).Pull())
 	return err
 }
 
 // StartRelease runs compose up for the release.
 func (a *Activities) StartRelease(ctx context.Context, in ReleaseInput) (StartResult, error) {
+	if err := in.Target.checkRelease(in.Version); err != nil {
+		return StartResult{}, invalid(in.Target, "up", err)
+	}
 	stop := a.heartbeat(ctx, "up")
 	defer stop()
-	res, err := a.run(ctx, in.Target, "up, release "+in.Version, in.Target.Compose(in.Version).Up())
+	res, err := a.runLocked(ctx, in.Target, "up, release "+in.Version, in.Target.Compose(in.Version).Up())
 	if err != nil {
 		return StartResult{}, err
 	}
@@ -207,9 +235,12 @@ func (a *Activities) StartRelease(ctx context.Context, in ReleaseInput) (StartRe
 
 // StopRelease runs compose down for the release.
 func (a *Activities) StopRelease(ctx context.Context, in ReleaseInput) error {
+	if err := in.Target.checkRelease(in.Version); err != nil {
+		return invalid(in.Target, "down", err)
+	}
 	stop := a.heartbeat(ctx, "down")
 	defer stop()
-	_, err := a.run(ctx, in.Target, "down, release "+in.Version, in.Target.Compose(in.Version).Down())
+	_, err := a.runLocked(ctx, in.Target, "down, release "+in.Version, in.Target.Compose(in.Version).Down())
 	return err
 }
 
@@ -217,7 +248,10 @@ func (a *Activities) StopRelease(ctx context.Context, in ReleaseInput) error {
 // with nothing to roll back to, a crash loop should stop, but its logs
 // must stay for whoever looks into it.
 func (a *Activities) HaltRelease(ctx context.Context, in ReleaseInput) error {
-	_, err := a.run(ctx, in.Target, "stop, release "+in.Version, in.Target.Compose(in.Version).Stop())
+	if err := in.Target.checkRelease(in.Version); err != nil {
+		return invalid(in.Target, "stop", err)
+	}
+	_, err := a.runLocked(ctx, in.Target, "stop, release "+in.Version, in.Target.Compose(in.Version).Stop())
 	return err
 }
 
@@ -239,52 +273,62 @@ func (a *Activities) projectContainers(ctx context.Context, t Target) ([]command
 
 // MarkFailed marks the release failed so no rollback picks it.
 func (a *Activities) MarkFailed(ctx context.Context, in ReleaseInput) error {
+	if err := in.Target.checkRelease(in.Version); err != nil {
+		return invalid(in.Target, "mark failed", err)
+	}
 	st, err := a.InspectHost(ctx, in.Target)
 	if err != nil || !st.Has(in.Version) {
 		return err
 	}
-	_, err = a.run(ctx, in.Target, "mark "+in.Version+" failed", in.Target.Layout().MarkFailed(in.Version))
+	_, err = a.runLocked(ctx, in.Target, "mark "+in.Version+" failed", in.Target.Layout().MarkFailed(in.Version))
 	return err
 }
 
-// ClearFailed removes a failed mark once the release has succeeded.
+// MarkGood records that the release passed its running check, with the
+// services checked, so rollback may choose it and check it by its own
+// services.
+func (a *Activities) MarkGood(ctx context.Context, in MarkGoodInput) error {
+	if err := in.Target.checkRelease(in.Version); err != nil {
+		return invalid(in.Target, "mark good", err)
+	}
+	for _, s := range in.Services {
+		if err := commands.CheckServiceName(s); err != nil {
+			return invalid(in.Target, "mark good", err)
+		}
+	}
+	_, err := a.runLocked(ctx, in.Target, "mark "+in.Version+" good", in.Target.Layout().MarkGood(in.Version, in.Services))
+	return err
+}
+
+// ClearFailed removes a failed mark once the release has succeeded
+// (deploys recorded before MarkGood existed).
 func (a *Activities) ClearFailed(ctx context.Context, in ReleaseInput) error {
-	_, err := a.run(ctx, in.Target, "clear failed mark of "+in.Version, in.Target.Layout().ClearFailed(in.Version))
+	if err := in.Target.checkRelease(in.Version); err != nil {
+		return invalid(in.Target, "clear failed mark", err)
+	}
+	_, err := a.runLocked(ctx, in.Target, "clear failed mark of "+in.Version, in.Target.Layout().ClearFailed(in.Version))
 	return err
 }
 
-// PruneReleases keeps the newest Keep releases by version order and never
-// removes current or a protected release (the rollback target).
+// PruneReleases removes what retention does not keep (State.Prunable:
+// the newest Keep good releases, current, the protected ones and recent
+// failures stay).
 func (a *Activities) PruneReleases(ctx context.Context, in PruneInput) (PruneResult, error) {
+	if in.Keep < 1 {
+		return PruneResult{}, invalid(in.Target, "prune releases", fmt.Errorf("keep %d: want at least 1", in.Keep))
+	}
 	st, err := a.InspectHost(ctx, in.Target)
 	if err != nil {
 		return PruneResult{}, err
 	}
-	doomed := PruneCandidates(st, in.Keep, in.Protect)
+	doomed := st.Prunable(in.Keep, in.Protect...)
 	if len(doomed) == 0 {
 		return PruneResult{}, nil
 	}
-	if _, err := a.run(ctx, in.Target, "remove old releases", in.Target.Layout().RemoveReleases(doomed...)); err != nil {
+	if _, err := a.runLocked(ctx, in.Target, "remove old releases", in.Target.Layout().RemoveReleases(doomed...)); err != nil {
 		return PruneResult{}, err
 	}
 	return PruneResult{Removed: doomed}, nil
-}
-
-// PruneCandidates picks the releases retention removes: beyond the newest
-// keep, never current, never a protected one.
-func PruneCandidates(st commands.State, keep int, protect []string) []string {
-	safe := map[string]bool{st.Current: true}
-	for _, p := range protect {
-		safe[p] = true
-	}
-	var doomed []string
-	for i, r := range st.Releases { // newest first
-		if i < keep || safe[r.Version] {
-			continue
-		}
-		doomed = append(doomed, r.Version)
-	}
-	return doomed
 }
 
 // Status reports one host's releases and the project's containers.

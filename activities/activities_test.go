@@ -111,8 +111,8 @@ func TestInspectHostOfNewHostIsEmpty(t *testing.T) {
 
 func TestSwitchCurrentRefusesMissingRelease(t *testing.T) {
 	f := newFake(t)
-	f.on(target.Layout().SwitchCurrent("v1"), reply{})
-	f.on(target.Layout().SwitchCurrent("v9"), reply{code: 1})
+	f.on(target.Layout().Locked(target.Layout().SwitchCurrent("v1")), reply{})
+	f.on(target.Layout().Locked(target.Layout().SwitchCurrent("v9")), reply{code: 1})
 	acts := &Activities{SSH: f}
 	if err := acts.SwitchCurrent(context.Background(), ReleaseInput{Target: target, Version: "v1"}); err != nil {
 		t.Fatal(err)
@@ -225,6 +225,7 @@ func TestWaitRunningWindowEndsUnhealthy(t *testing.T) {
 	f := newFake(t)
 	c := target.Compose("v2")
 	f.on(c.ContainerIDs("web"), reply{out: "abc\n"})
+	f.on(c.ContainerIDs(), reply{out: "abc\n"})
 	f.on(commands.InspectContainers("abc"), reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", "unhealthy")})
 	res := wait(t, f, WaitInput{Target: target, Version: "v2", Services: []string{"web"}, Window: 50 * time.Millisecond, Poll: 5 * time.Millisecond, UpAt: "2025-11-21T05:00:00Z"})
 	if res.Verdict != "unhealthy" || res.Polls < 2 {
@@ -235,28 +236,20 @@ func TestWaitRunningWindowEndsUnhealthy(t *testing.T) {
 func TestErrorsNameHostAndStep(t *testing.T) {
 	f := newFake(t)
 	rel := ReleaseInput{Target: target, Version: "v2"}
-	f.on(target.Compose("v2").Pull(), reply{code: 18, out: "manifest for testapp:v9 not found"})
+	f.on(target.Layout().Locked(target.Compose("v2").Pull()), reply{code: 18, out: "manifest for testapp:v9 not found"})
 	err := (&Activities{SSH: f}).PullImages(context.Background(), rel)
 	if got := appErrType(err); got != ErrCommand || !strings.Contains(err.Error(), "host h1, step pull, release v2") || !strings.Contains(err.Error(), "manifest") {
 		t.Fatalf("%s %v", got, err)
 	}
-	f.on(target.Compose("v2").Pull(), reply{err: &sshexec.HostKeyError{Host: "h1", Problem: sshexec.HostKeyChanged}})
+	f.on(target.Layout().Locked(target.Compose("v2").Pull()), reply{err: &sshexec.HostKeyError{Host: "h1", Problem: sshexec.HostKeyChanged}})
 	err = (&Activities{SSH: f}).PullImages(context.Background(), rel)
 	if got := appErrType(err); got != ErrHostKey+" (non-retryable)" {
 		t.Fatalf("host key: %s %v", got, err)
 	}
-	f.on(target.Compose("v2").Pull(), reply{err: &sshexec.ConnError{Host: "h1", Op: "dial", Err: errors.New("refused")}})
+	f.on(target.Layout().Locked(target.Compose("v2").Pull()), reply{err: &sshexec.ConnError{Host: "h1", Op: "dial", Err: errors.New("refused")}})
 	err = (&Activities{SSH: f}).PullImages(context.Background(), rel)
 	if got := appErrType(err); got != ErrUnreachable {
 		t.Fatalf("unreachable: %s %v", got, err)
-	}
-}
-
-func TestPruneCandidates(t *testing.T) {
-	st := commands.State{Current: "v3", Releases: []commands.Release{{Version: "v6", Failed: true}, {Version: "v5"}, {Version: "v4"}, {Version: "v3"}, {Version: "v2"}, {Version: "v1"}}}
-	got := PruneCandidates(st, 3, []string{"v2"})
-	if strings.Join(got, ",") != "v1" {
-		t.Fatalf("got %v: current v3 and protected v2 must stay", got)
 	}
 }
 
@@ -307,4 +300,114 @@ func wait(t *testing.T, f *fakeRunner, in WaitInput) WaitResult {
 		t.Fatal(err)
 	}
 	return res
+}
+
+// Any client of the task queue can start an activity: each one refuses
+// an input no command may be built from, before running anything, and
+// says so without a retry. (Before, StopRelease with a version of
+// "../tmp/x" panicked in the command builder and was retried.)
+func TestActivitiesRefuseHostileInput(t *testing.T) {
+	bad := []Target{
+		{Host: "h1", Base: "/", Service: "web"},
+		{Host: "h1", Base: "/srv/../etc", Service: "web"},
+		{Host: "h1", Base: "srv", Service: "web"},
+		{Host: "h1", Base: "/srv/web", Service: "--help"},
+		{Host: "", Base: "/srv/web", Service: "web"},
+		{Host: "-oProxyCommand=x", Base: "/srv/web", Service: "web"},
+	}
+	versions := []string{"../tmp/x", "current", ".hoist-lock", "-t..", ""}
+	acts := &Activities{SSH: newFake(t)} // any command fails the test
+	ctx := context.Background()
+	type call struct {
+		name string
+		run  func(Target, string) error
+	}
+	calls := []call{
+		{"InspectHost", func(tg Target, _ string) error { _, err := acts.InspectHost(ctx, tg); return err }},
+		{"SyncRelease", func(tg Target, v string) error {
+			_, err := acts.SyncRelease(ctx, SyncInput{Target: tg, Version: v})
+			return err
+		}},
+		{"SwitchCurrent", func(tg Target, v string) error { return acts.SwitchCurrent(ctx, ReleaseInput{tg, v}) }},
+		{"PullImages", func(tg Target, v string) error { return acts.PullImages(ctx, ReleaseInput{tg, v}) }},
+		{"StartRelease", func(tg Target, v string) error { _, err := acts.StartRelease(ctx, ReleaseInput{tg, v}); return err }},
+		{"StopRelease", func(tg Target, v string) error { return acts.StopRelease(ctx, ReleaseInput{tg, v}) }},
+		{"HaltRelease", func(tg Target, v string) error { return acts.HaltRelease(ctx, ReleaseInput{tg, v}) }},
+		{"MarkFailed", func(tg Target, v string) error { return acts.MarkFailed(ctx, ReleaseInput{tg, v}) }},
+		{"MarkGood", func(tg Target, v string) error { return acts.MarkGood(ctx, MarkGoodInput{Target: tg, Version: v}) }},
+		{"ClearFailed", func(tg Target, v string) error { return acts.ClearFailed(ctx, ReleaseInput{tg, v}) }},
+		{"PruneReleases", func(tg Target, _ string) error {
+			_, err := acts.PruneReleases(ctx, PruneInput{Target: tg, Keep: 3})
+			return err
+		}},
+		{"WaitRunning", func(tg Target, v string) error {
+			_, err := acts.WaitRunning(ctx, WaitInput{Target: tg, Version: v, Window: time.Second})
+			return err
+		}},
+	}
+	check := func(what string, err error) {
+		t.Helper()
+		if got := appErrType(err); got != ErrInvalid+" (non-retryable)" {
+			t.Errorf("%s: got %s %v, want a non-retryable %s", what, got, err, ErrInvalid)
+		}
+	}
+	for _, c := range calls {
+		for _, tg := range bad {
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Errorf("%s on %+v panicked: %v", c.name, tg, r)
+					}
+				}()
+				check(fmt.Sprintf("%s target %+v", c.name, tg), c.run(tg, "v1"))
+			}()
+		}
+		if c.name == "InspectHost" || c.name == "PruneReleases" {
+			continue
+		}
+		for _, v := range versions {
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Errorf("%s version %q panicked: %v", c.name, v, r)
+					}
+				}()
+				check(fmt.Sprintf("%s version %q", c.name, v), c.run(target, v))
+			}()
+		}
+	}
+	_, err := acts.WaitRunning(ctx, WaitInput{Target: target, Version: "v1", Services: []string{"--all"}})
+	check("WaitRunning service --all", err)
+}
+
+// services: [web] decides success; a worker service of the same release
+// in a crash loop is named in the result, not passed over.
+func TestWaitRunningReportsUncheckedServiceCrash(t *testing.T) {
+	f := newFake(t)
+	c := target.Compose("v2")
+	f.on(c.ContainerIDs("web"), reply{out: "abc\n"})
+	f.on(commands.InspectContainers("abc"), reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", "")})
+	f.on(c.ContainerIDs(), reply{out: "abc\ndef\n"})
+	worker := strings.Replace(inspectLine("def", "web-worker-1", 4, "2025-11-21T05:00:01Z", "restarting", ""), "\tweb\t", "\tworker\t", 1)
+	f.on(commands.InspectContainers("abc", "def"), reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", "") + worker})
+	res := wait(t, f, WaitInput{Target: target, Version: "v2", Services: []string{"web"}, Window: 5 * time.Second, Poll: time.Millisecond, UpAt: "2025-11-21T05:00:00Z"})
+	if res.Verdict != "healthy" || !strings.Contains(res.Unchecked, "web-worker-1 (service worker)") || !strings.Contains(res.Unchecked, "restarted 4") {
+		t.Fatalf("result %+v: want healthy, and the worker's crash loop named", res)
+	}
+}
+
+// A rollback checks the previous release by the services its good mark
+// recorded, not by the failed release's services: list.
+func TestWaitRunningChecksRecordedServices(t *testing.T) {
+	f := newFake(t)
+	c := target.Compose("v1")
+	f.on(target.Layout().GoodServices("v1"), reply{out: "api\n"})
+	f.on(c.ContainerIDs("api"), reply{out: "abc\n"})
+	f.on(c.ContainerIDs(), reply{out: "abc\n"})
+	f.on(commands.InspectContainers("abc"), reply{out: inspectLine("abc", "web-api-1", 0, "2025-11-21T05:00:01Z", "running", "")})
+	res := wait(t, f, WaitInput{Target: target, Version: "v1", Services: []string{"api", "newsvc"}, RecordedServices: true,
+		Window: 5 * time.Second, Poll: time.Millisecond, UpAt: "2025-11-21T05:00:00Z"})
+	if res.Verdict != "healthy" {
+		t.Fatalf("result %+v", res)
+	}
 }

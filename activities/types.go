@@ -1,6 +1,8 @@
 package activities
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hoist-dev/hoist/commands"
@@ -14,6 +16,29 @@ type Target struct {
 	Name    string `json:"name,omitempty"` // how people call the host, for messages
 	Base    string `json:"base"`           // remote_base
 	Service string `json:"service"`        // compose project name
+}
+
+// check refuses a target no command may be built for. Activities run it
+// on their input first: the workflow validates too, but an activity is
+// reachable from any client of the task queue.
+func (t Target) check() error {
+	switch {
+	case t.Host == "" || strings.ContainsAny(t.Host, "\x00\r\n") || strings.HasPrefix(t.Host, "-"):
+		return fmt.Errorf("host %q is not a host to dial", t.Host)
+	}
+	if err := t.Layout().Check(); err != nil {
+		return err
+	}
+	return commands.CheckProject(t.Service)
+}
+
+// checkRelease is check plus the release's folder name.
+func (t Target) checkRelease(version string) error {
+	if err := t.check(); err != nil {
+		return err
+	}
+	_, err := t.Layout().Release(version)
+	return err
 }
 
 // Label names the host in messages.
@@ -78,6 +103,10 @@ type WaitInput struct {
 	Poll     time.Duration `json:"poll"`               // how often state is read
 	Stable   time.Duration `json:"stable,omitempty"`   // how long all must stay up to count as success
 	UpAt     string        `json:"up_at,omitempty"`    // from StartResult
+	// RecordedServices: check the services the release's good mark lists
+	// (MarkGood), not Services: a rollback checks the previous release by
+	// its own services. No mark: every service.
+	RecordedServices bool `json:"recorded_services,omitempty"`
 }
 
 // WaitResult is the verdict at the moment the wait ended.
@@ -86,6 +115,17 @@ type WaitResult struct {
 	Detail     string               `json:"detail,omitempty"`
 	Containers []commands.Container `json:"containers,omitempty"`
 	Polls      int                  `json:"polls"`
+	// Unchecked says which services outside the checked ones crash or
+	// restart: they do not decide the verdict, but the operator is told.
+	Unchecked string `json:"unchecked,omitempty"`
+}
+
+// MarkGoodInput names a release that passed its running check and the
+// services that check covered (none: every service).
+type MarkGoodInput struct {
+	Target   Target   `json:"target"`
+	Version  string   `json:"version"`
+	Services []string `json:"services,omitempty"`
 }
 
 // PruneInput asks to keep the newest Keep releases and never the protected.

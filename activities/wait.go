@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +22,21 @@ import (
 // about it is the workflow's decision.
 func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult, error) {
 	t := in.Target
+	if err := t.checkRelease(in.Version); err != nil {
+		return WaitResult{}, invalid(t, "wait running", err)
+	}
+	for _, s := range in.Services {
+		if err := commands.CheckServiceName(s); err != nil {
+			return WaitResult{}, invalid(t, "wait running", err)
+		}
+	}
+	if in.RecordedServices {
+		services, err := a.recordedServices(ctx, t, in.Version)
+		if err != nil {
+			return WaitResult{}, err
+		}
+		in.Services = services
+	}
 	poll := in.Poll
 	if poll <= 0 {
 		poll = 250 * time.Millisecond
@@ -90,6 +106,9 @@ func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult,
 			if v == commands.Pending && detail == "" {
 				res.Detail = "no container of the release is running"
 			}
+			if len(in.Services) > 0 {
+				res.Unchecked = a.unchecked(ctx, t, in.Version, in.Services, in.UpAt)
+			}
 			return res, nil
 		}
 		select {
@@ -136,4 +155,57 @@ func upLongEnough(cs []commands.Container, hostNow string, d time.Duration) bool
 		}
 	}
 	return true
+}
+
+// recordedServices reads the services the release's good mark lists; a
+// release without a mark is checked by every service it has.
+func (a *Activities) recordedServices(ctx context.Context, t Target, version string) ([]string, error) {
+	res, err := a.SSH.Run(ctx, t.Host, t.Layout().GoodServices(version))
+	var exit *sshexec.ExitError
+	if errors.As(err, &exit) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fail(ctx, t, "wait running, release "+version, err)
+	}
+	var services []string
+	for _, s := range strings.Fields(res.Stdout) {
+		if commands.CheckServiceName(s) == nil {
+			services = append(services, s)
+		}
+	}
+	return services, nil
+}
+
+// unchecked judges the release's services that `services:` leaves out:
+// they do not decide the deploy, but one that crashes or restarts is
+// reported, never passed over in silence. Best effort: a failed look is
+// no verdict.
+func (a *Activities) unchecked(ctx context.Context, t Target, version string, checked []string, upAt string) string {
+	out, err := a.SSH.Run(ctx, t.Host, t.Compose(version).ContainerIDs())
+	if err != nil {
+		return ""
+	}
+	ids := commands.ParseIDs(out.Stdout)
+	if len(ids) == 0 {
+		return ""
+	}
+	out, err = a.SSH.Run(ctx, t.Host, commands.InspectContainers(ids...))
+	if err != nil {
+		return ""
+	}
+	var others []commands.Container
+	for _, c := range commands.ParseContainers(out.Stdout) {
+		if slices.Contains(checked, c.Service) {
+			continue
+		}
+		if upAt == "" || c.CreatedBefore(upAt) {
+			c.RestartCount = 0 // restarts from before this deploy are not its doing
+		}
+		others = append(others, c)
+	}
+	if v, detail := commands.Judge(others); v == commands.Crashed {
+		return "unchecked service (not in services:) " + detail
+	}
+	return ""
 }

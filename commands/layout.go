@@ -42,6 +42,32 @@ type Layout struct {
 	Base string // remote_base: absolute and clean
 }
 
+// Check refuses a remote_base hoist must not act under: activities call
+// it on their input before any command is built.
+func (l Layout) Check() error { return l.checkBase() }
+
+var projectRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// CheckProject refuses a compose project name docker compose would
+// reject or read as an option.
+func CheckProject(name string) error {
+	if !projectRE.MatchString(name) {
+		return fmt.Errorf("service %q is not a compose project name (lowercase letters, digits, '_' and '-')", name)
+	}
+	return nil
+}
+
+var serviceNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,127}$`)
+
+// CheckServiceName refuses a compose service name that could be read as
+// an option or is not one compose accepts.
+func CheckServiceName(name string) error {
+	if !serviceNameRE.MatchString(name) {
+		return fmt.Errorf("compose service %q is not a service name", name)
+	}
+	return nil
+}
+
 // checkBase refuses any base a removal or rename could misuse.
 func (l Layout) checkBase() error {
 	b := l.Base
