@@ -20,18 +20,38 @@ var a *activities.Activities
 // Deploy ships one release to every host in order and, when a host fails,
 // rolls back that host and every host this deploy already changed.
 func Deploy(ctx workflow.Context, in DeployInput) (*DeployResult, error) {
+	// Deploys recorded before the hardening change replay the flow they
+	// ran: switch before pull, "not failed" rollback targets.
+	hardened := workflow.GetVersion(ctx, hardeningChange, workflow.DefaultVersion, hardenedFlow) >= hardenedFlow
+	if hardened {
+		if err := in.Validate(); err != nil {
+			return nil, err
+		}
+	}
 	if in.Kind == "" {
 		in.Kind = KindDeploy
 	}
-	d := &deploy{in: in, progress: Progress{Kind: in.Kind, Version: in.Version, Phase: "deploying"}}
+	d := &deploy{in: in, hardened: hardened, progress: Progress{Kind: in.Kind, Version: in.Version, Phase: "deploying"}}
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return d.progress, nil }); err != nil {
 		return nil, err
 	}
 	return d.run(ctx)
 }
 
+// The hardening change (issue 8): the workflow validates its input;
+// login and pull run before the switch; releases are marked good when they
+// pass their check and only good ones are rolled back to; a release that
+// failed its check is marked failed before the rollback; the rollback
+// checks the previous release by its recorded services; a failed up is
+// explained from the containers.
+const (
+	hardeningChange = "hardening"
+	hardenedFlow    = 1
+)
+
 type deploy struct {
 	in       DeployInput
+	hardened bool // the hardening change applies (see hardeningChange)
 	progress Progress
 	hosts    []*hostRun // hosts this deploy has changed, in order
 }
@@ -43,7 +63,12 @@ type hostRun struct {
 	prev     string // rollback target; "" on a first deploy
 	switched bool   // current was switched to the new release
 	started  bool   // compose up ran for the new release
-	outcome  HostOutcome
+	first    bool   // the host had no current release: nothing served before
+	// failedCheck: the new release itself failed here (its containers
+	// crashed, were unhealthy under rollback, or up failed on them): it is
+	// marked failed before anything is undone.
+	failedCheck bool
+	outcome     HostOutcome
 }
 
 // stepError is a failed step, with where it failed.
@@ -99,7 +124,11 @@ func (d *deploy) run(ctx workflow.Context) (res *DeployResult, err error) {
 	}()
 	var warnings []string
 	for _, t := range d.targets() {
-		w, err := d.deployHost(ctx, t)
+		deployHost := d.deployHostV0
+		if d.hardened {
+			deployHost = d.deployHost
+		}
+		w, err := deployHost(ctx, t)
 		if err != nil {
 			return nil, err
 		}
@@ -116,8 +145,9 @@ func (d *deploy) run(ctx workflow.Context) (res *DeployResult, err error) {
 	return res, nil
 }
 
-// deployHost runs the seed's flow on one host.
-func (d *deploy) deployHost(ctx workflow.Context, t activities.Target) (warnings []string, err error) {
+// deployHostV0 is the flow of deploys recorded before the hardening
+// change, kept step for step so they replay.
+func (d *deploy) deployHostV0(ctx workflow.Context, t activities.Target) (warnings []string, err error) {
 	in, host := d.in, t.Label()
 	rel := activities.ReleaseInput{Target: t, Version: in.Version}
 
@@ -125,7 +155,7 @@ func (d *deploy) deployHost(ctx workflow.Context, t activities.Target) (warnings
 	if err := d.step(ctx, host, "inspect", quickStep, a.InspectHost, t, &st); err != nil {
 		return nil, err
 	}
-	h := &hostRun{t: t, prev: rollbackTarget(st, in.Version)}
+	h := &hostRun{t: t, prev: rollbackTargetV0(st, in.Version)}
 	h.outcome = HostOutcome{Host: host, Previous: h.prev}
 	d.hosts = append(d.hosts, h)
 
@@ -186,10 +216,11 @@ func (d *deploy) deployHost(ctx workflow.Context, t activities.Target) (warnings
 	}
 }
 
-// rollbackTarget is the release a failed deploy of version returns to:
-// what current points at, unless that is the version itself (a redeploy),
-// then the newest older release not marked failed.
-func rollbackTarget(st commands.State, version string) string {
+// rollbackTargetV0 is the target deploys recorded before the hardening
+// change chose: what current points at, unless that is the version itself
+// (a redeploy), then the newest older release not marked failed. New
+// deploys use commands.State.RollbackTarget: known good only.
+func rollbackTargetV0(st commands.State, version string) string {
 	if st.Current != "" && st.Current != version && !st.Failed(st.Current) {
 		return st.Current
 	}
@@ -214,12 +245,15 @@ func versionsOf(st commands.State) string {
 
 // retain clears the failed mark of the release that just succeeded and
 // prunes old releases. It never fails the deploy: the release is live.
+// (Hardened deploys marked the release good right after its check.)
 func (d *deploy) retain(ctx workflow.Context) {
 	for _, h := range d.hosts {
 		host := h.t.Label()
 		rel := activities.ReleaseInput{Target: h.t, Version: d.in.Version}
-		if err := d.step(ctx, host, "clear failed mark", quickStep, a.ClearFailed, rel, nil); err != nil {
-			continue
+		if !d.hardened {
+			if err := d.step(ctx, host, "clear failed mark", quickStep, a.ClearFailed, rel, nil); err != nil {
+				continue
+			}
 		}
 		protect := []string{d.in.Version}
 		if h.prev != "" {

@@ -22,6 +22,7 @@ import (
 type fakeHost struct {
 	current  string
 	releases map[string]bool // version -> failed
+	good     map[string]bool // version -> passed its running check here
 	running  string          // release whose containers run
 }
 
@@ -35,12 +36,16 @@ type fleet struct {
 	failOn  map[string]error  // "host/Activity/version" -> error
 	calls   []string
 	onWait  func() // runs when WaitRunning is called, e.g. to cancel
+	waits   []activities.WaitInput
+	// unchecked: "host/version" -> what WaitRunning says of services
+	// outside services:
+	unchecked map[string]string
 }
 
 func newFleet(hosts ...string) *fleet {
-	f := &fleet{hosts: map[string]*fakeHost{}, verdict: map[string]string{}, failOn: map[string]error{}}
+	f := &fleet{hosts: map[string]*fakeHost{}, verdict: map[string]string{}, failOn: map[string]error{}, unchecked: map[string]string{}}
 	for _, h := range hosts {
-		f.hosts[h] = &fakeHost{releases: map[string]bool{}}
+		f.hosts[h] = &fakeHost{releases: map[string]bool{}, good: map[string]bool{}}
 	}
 	return f
 }
@@ -49,6 +54,7 @@ func (f *fleet) seed(host string, current string, versions ...string) {
 	h := f.hosts[host]
 	for _, v := range versions {
 		h.releases[v] = false
+		h.good[v] = true // seeded releases were deployed and checked
 	}
 	h.current, h.running = current, current
 }
@@ -71,7 +77,7 @@ func (f *fleet) state(h *fakeHost) commands.State {
 	}
 	commands.SortNewestFirst(vs)
 	for _, v := range vs {
-		st.Releases = append(st.Releases, commands.Release{Version: v, Failed: h.releases[v]})
+		st.Releases = append(st.Releases, commands.Release{Version: v, Failed: h.releases[v], Good: h.good[v]})
 	}
 	return st
 }
@@ -129,11 +135,12 @@ func (f *fleet) wire(env *testsuite.TestWorkflowEnvironment) {
 		if err := f.log(in.Target, "WaitRunning", in.Version); err != nil {
 			return activities.WaitResult{}, err
 		}
+		f.waits = append(f.waits, in)
 		v := f.verdict[in.Target.Host+"/"+in.Version]
 		if v == "" {
 			v = "healthy"
 		}
-		return activities.WaitResult{Verdict: v, Detail: "containers are " + v}, nil
+		return activities.WaitResult{Verdict: v, Detail: "containers are " + v, Unchecked: f.unchecked[in.Target.Host+"/"+in.Version]}, nil
 	})
 	env.OnActivity(a.HaltRelease, any, any).Return(func(_ context.Context, in activities.ReleaseInput) error {
 		if err := f.log(in.Target, "HaltRelease", in.Version); err != nil {
@@ -149,7 +156,17 @@ func (f *fleet) wire(env *testsuite.TestWorkflowEnvironment) {
 		h := f.hosts[in.Target.Host]
 		if _, ok := h.releases[in.Version]; ok {
 			h.releases[in.Version] = true
+			delete(h.good, in.Version)
 		}
+		return nil
+	})
+	env.OnActivity(a.MarkGood, any, any).Return(func(_ context.Context, in activities.MarkGoodInput) error {
+		if err := f.log(in.Target, "MarkGood", in.Version); err != nil {
+			return err
+		}
+		h := f.hosts[in.Target.Host]
+		h.releases[in.Version] = false
+		h.good[in.Version] = true
 		return nil
 	})
 	env.OnActivity(a.ClearFailed, any, any).Return(func(_ context.Context, in activities.ReleaseInput) error {
@@ -164,7 +181,7 @@ func (f *fleet) wire(env *testsuite.TestWorkflowEnvironment) {
 			return activities.PruneResult{}, err
 		}
 		h := f.hosts[in.Target.Host]
-		doomed := activities.PruneCandidates(f.state(h), in.Keep, in.Protect)
+		doomed := f.state(h).Prunable(in.Keep, in.Protect...)
 		for _, v := range doomed {
 			delete(h.releases, v)
 		}
@@ -251,7 +268,7 @@ func TestDeploySuccessKeepsPreviousAsRollbackTarget(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	assertCalls(t, f, "h1", "SyncRelease v4", "SwitchCurrent v4", "PullImages v4", "StartRelease v4", "WaitRunning v4", "ClearFailed v4", "PruneReleases v4,v3")
+	assertCalls(t, f, "h1", "SyncRelease v4", "PullImages v4", "SwitchCurrent v4", "StartRelease v4", "WaitRunning v4", "MarkGood v4", "PruneReleases v4,v3")
 	h := f.hosts["h1"]
 	if h.current != "v4" || h.running != "v4" {
 		t.Fatalf("host: %+v", h)
@@ -272,7 +289,7 @@ func TestRegistryLoginRunsBeforePull(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	assertCalls(t, f, "h1", "SyncRelease v1", "SwitchCurrent v1", "RegistryLogin reg:5000", "PullImages v1", "StartRelease v1", "WaitRunning v1", "ClearFailed v1", "PruneReleases v1")
+	assertCalls(t, f, "h1", "SyncRelease v1", "RegistryLogin reg:5000", "PullImages v1", "SwitchCurrent v1", "StartRelease v1", "WaitRunning v1", "MarkGood v1", "PruneReleases v1")
 }
 
 func TestCrashRollsBackToPrevious(t *testing.T) {
@@ -281,8 +298,8 @@ func TestCrashRollsBackToPrevious(t *testing.T) {
 	f.verdict["h1/v2"] = "crashed"
 	r := deployWith(t, f, DeployInput{Spec: spec("h1"), Version: "v2", Bundle: []byte("b")})
 	msg, d := failureOf(t, r.err)
-	assertCalls(t, f, "h1", "SyncRelease v2", "SwitchCurrent v2", "PullImages v2", "StartRelease v2", "WaitRunning v2",
-		"StopRelease v2", "SwitchCurrent v1", "StartRelease v1", "WaitRunning v1", "MarkFailed v2")
+	assertCalls(t, f, "h1", "SyncRelease v2", "PullImages v2", "SwitchCurrent v2", "StartRelease v2", "WaitRunning v2",
+		"MarkFailed v2", "StopRelease v2", "SwitchCurrent v1", "StartRelease v1", "WaitRunning v1")
 	if !strings.Contains(msg, "❌ Deployment of version v2 failed! Rolled back to v1.") || d.RolledBackTo != "v1" || d.Host != "h1" || d.Step != "wait running" {
 		t.Fatalf("message %q details %+v", msg, d)
 	}
@@ -300,7 +317,7 @@ func TestCrashOnFirstDeployHasNothingToRollBackTo(t *testing.T) {
 	if !d.NothingToRollBackTo || d.RolledBackTo != "" || !strings.Contains(msg, "Nothing to roll back to") {
 		t.Fatalf("message %q details %+v", msg, d)
 	}
-	assertCalls(t, f, "h1", "SyncRelease v1", "SwitchCurrent v1", "PullImages v1", "StartRelease v1", "WaitRunning v1", "HaltRelease v1", "MarkFailed v1")
+	assertCalls(t, f, "h1", "SyncRelease v1", "PullImages v1", "SwitchCurrent v1", "StartRelease v1", "WaitRunning v1", "MarkFailed v1", "HaltRelease v1")
 }
 
 func TestUnhealthyWarnsOrRollsBack(t *testing.T) {
@@ -338,18 +355,6 @@ func TestNotRunningAtEndOfWindowFails(t *testing.T) {
 	}
 }
 
-func TestPullFailureOnlySwitchesBack(t *testing.T) {
-	f := newFleet("h1")
-	f.seed("h1", "v1", "v1")
-	f.failOn["h1/PullImages/v2"] = temporal.NewNonRetryableApplicationError("manifest unknown", activities.ErrCommand, nil)
-	r := deployWith(t, f, DeployInput{Spec: spec("h1"), Version: "v2", Bundle: []byte("b")})
-	msg, d := failureOf(t, r.err)
-	assertCalls(t, f, "h1", "SyncRelease v2", "SwitchCurrent v2", "PullImages v2", "SwitchCurrent v1", "MarkFailed v2")
-	if d.Step != "pull" || !strings.Contains(msg, "manifest unknown") || f.hosts["h1"].running != "v1" {
-		t.Fatalf("message %q details %+v host %+v", msg, d, f.hosts["h1"])
-	}
-}
-
 func TestSecondHostFailureRollsBackBoth(t *testing.T) {
 	f := newFleet("h1", "h2")
 	f.seed("h1", "v1", "v1")
@@ -361,9 +366,13 @@ func TestSecondHostFailureRollsBackBoth(t *testing.T) {
 		t.Fatalf("details %+v", d)
 	}
 	for _, h := range []string{"h1", "h2"} {
-		if got := f.hosts[h]; got.current != "v1" || got.running != "v1" || !got.releases["v2"] {
+		if got := f.hosts[h]; got.current != "v1" || got.running != "v1" {
 			t.Fatalf("%s after rollback: %+v", h, got)
 		}
+	}
+	// v2 failed its check on h2 only; on h1 it passed, and stays good there.
+	if !f.hosts["h2"].releases["v2"] || f.hosts["h1"].releases["v2"] || !f.hosts["h1"].good["v2"] {
+		t.Fatalf("marks: h1 %+v h2 %+v", f.hosts["h1"], f.hosts["h2"])
 	}
 	// h2 (the failing host) is undone before h1.
 	var order []string
@@ -405,11 +414,11 @@ func TestRollbackTargetSkipsFailedReleases(t *testing.T) {
 	st := commands.State{Current: "v3", Releases: []commands.Release{{Version: "v3"}, {Version: "v2", Failed: true}, {Version: "v1"}}}
 	cases := []struct{ version, want string }{{"v4", "v3"}, {"v3", "v1"}}
 	for _, c := range cases {
-		if got := rollbackTarget(st, c.version); got != c.want {
-			t.Errorf("rollbackTarget(%s) = %q, want %q", c.version, got, c.want)
+		if got := rollbackTargetV0(st, c.version); got != c.want {
+			t.Errorf("rollbackTargetV0(%s) = %q, want %q", c.version, got, c.want)
 		}
 	}
-	if got := rollbackTarget(commands.State{}, "v1"); got != "" {
+	if got := rollbackTargetV0(commands.State{}, "v1"); got != "" {
 		t.Errorf("first deploy: %q", got)
 	}
 }
@@ -421,7 +430,7 @@ func TestManualRollback(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	assertCalls(t, f, "h1", "SwitchCurrent v2", "PullImages v2", "StartRelease v2", "WaitRunning v2", "ClearFailed v2", "PruneReleases v2,v3")
+	assertCalls(t, f, "h1", "PullImages v2", "SwitchCurrent v2", "StartRelease v2", "WaitRunning v2", "MarkGood v2", "PruneReleases v2,v3")
 	if f.hosts["h1"].current != "v2" {
 		t.Fatalf("host %+v", f.hosts["h1"])
 	}
@@ -472,7 +481,7 @@ func TestProgressQueryListsSteps(t *testing.T) {
 	for _, e := range p.Events {
 		steps = append(steps, fmt.Sprintf("%s:%s:%s", e.Host, e.Step, e.State))
 	}
-	want := "h1:inspect:ok h1:sync:ok h1:switch current:ok h1:pull:ok h1:up:ok h1:wait running:ok h1:clear failed mark:ok h1:prune releases:ok"
+	want := "h1:inspect:ok h1:sync:ok h1:pull:ok h1:switch current:ok h1:up:ok h1:wait running:ok h1:mark good:ok h1:prune releases:ok"
 	if strings.Join(steps, " ") != want || p.Phase != "done" {
 		t.Fatalf("progress %q phase %s", steps, p.Phase)
 	}

@@ -33,6 +33,30 @@ func (d *deploy) fail(ctx workflow.Context, cause error) error {
 	var targets []string
 	for i := len(d.hosts) - 1; i >= 0; i-- {
 		h := d.hosts[i]
+		if d.hardened {
+			// The release that failed its check is marked first: whatever
+			// the rollback does next, no rollback will ever choose it.
+			if h.failedCheck {
+				d.markFailed(cctx, h)
+			}
+			if !h.switched && !h.started {
+				continue // nothing was changed on this host
+			}
+			if h.prev == "" {
+				details.NothingToRollBackTo = true
+				if h.started && h.failedCheck {
+					rel := activities.ReleaseInput{Target: h.t, Version: d.in.Version}
+					_ = d.step(cctx, h.t.Label(), "stop "+d.in.Version+" (nothing known-good to roll back to)", composeStep, a.HaltRelease, rel, nil)
+				}
+				continue
+			}
+			if problem := d.undo(cctx, h); problem != "" {
+				details.RollbackFailed = true
+				details.Recovery = append(details.Recovery, problem)
+			}
+			targets = appendUnique(targets, h.prev)
+			continue
+		}
 		if h.prev == "" {
 			if h.switched {
 				details.NothingToRollBackTo = true
@@ -70,7 +94,7 @@ func (d *deploy) undo(ctx workflow.Context, h *hostRun) string {
 	host, v, prev := h.t.Label(), d.in.Version, h.prev
 	failed := activities.ReleaseInput{Target: h.t, Version: v}
 	back := activities.ReleaseInput{Target: h.t, Version: prev}
-	if !h.switched {
+	if !h.switched && !(d.hardened && h.started) {
 		return ""
 	}
 	var problems []string
@@ -91,6 +115,12 @@ func (d *deploy) undo(ctx workflow.Context, h *hostRun) string {
 		}
 		wait := activities.WaitInput{Target: h.t, Version: prev, Services: d.in.Spec.Services,
 			Window: d.window(), Poll: d.in.Poll, Stable: d.in.Spec.Wait.Stable, UpAt: started.UpAt}
+		if d.hardened {
+			// The previous release is checked by its own services, as its
+			// good mark recorded them; the new release's list may name
+			// services it never had.
+			wait.Services, wait.RecordedServices = nil, true
+		}
 		var wr activities.WaitResult
 		if err := d.step(ctx, host, "rollback: verify "+prev+" running", waitStep(wait.Window), a.WaitRunning, wait, &wr); err != nil {
 			return d.recovery(h, append(problems, "verifying "+prev+" failed: "+rootMessage(err)))
@@ -99,12 +129,14 @@ func (d *deploy) undo(ctx workflow.Context, h *hostRun) string {
 			return d.recovery(h, append(problems, fmt.Sprintf("previous release %s is not running either: %s", prev, wr.Detail)))
 		}
 	}
-	d.markFailed(ctx, h)
+	if !d.hardened {
+		d.markFailed(ctx, h)
+	}
 	return ""
 }
 
 func (d *deploy) markFailed(ctx workflow.Context, h *hostRun) {
-	if d.in.Kind == KindDeploy && !h.switched {
+	if !d.hardened && d.in.Kind == KindDeploy && !h.switched {
 		return // the release never went live here
 	}
 	rel := activities.ReleaseInput{Target: h.t, Version: d.in.Version}

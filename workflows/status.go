@@ -9,6 +9,9 @@ import (
 // Status reads every host's releases and containers. It runs on the
 // workers because the SSH credentials live there, not with the CLI.
 func Status(ctx workflow.Context, in StatusInput) (*StatusResult, error) {
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
 	d := &deploy{in: DeployInput{Spec: in.Spec}}
 	opts := quickStep
 	opts.RetryPolicy = retries(2)

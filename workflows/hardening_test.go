@@ -1,0 +1,266 @@
+package workflows
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/hoist-dev/hoist/activities"
+)
+
+// Issue 8 §3: a Deploy started past the CLI (Temporal CLI, Web UI, a
+// script) is checked by the workflow itself before any host is touched.
+func TestHostileInputFailsBeforeAnyHost(t *testing.T) {
+	outside := spec("h1")
+	outside.RemoteBase = "/"
+	badKind := spec("h1")
+	cases := []struct {
+		name  string
+		in    DeployInput
+		field string
+	}{
+		{"remote_base / and a version climbing out", DeployInput{Spec: outside, Version: "../tmp/x", Bundle: []byte("b")}, "remote_base"},
+		{"version climbing out", DeployInput{Spec: spec("h1"), Version: "../tmp/x", Bundle: []byte("b")}, "version"},
+		{"unknown kind", DeployInput{Spec: badKind, Version: "v2", Kind: "destroy", Bundle: []byte("b")}, "kind"},
+		{"no hosts", DeployInput{Spec: spec(), Version: "v2", Bundle: []byte("b")}, "hosts"},
+		{"deploy without bundle", DeployInput{Spec: spec("h1"), Version: "v2"}, "bundle"},
+		{"option as a service name", func() DeployInput {
+			s := spec("h1")
+			s.Services = []string{"--all"}
+			return DeployInput{Spec: s, Version: "v2", Bundle: []byte("b")}
+		}(), "services[0]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFleet("h1")
+			f.seed("h1", "v1", "v1")
+			r := deployWith(t, f, tc.in)
+			var app *temporal.ApplicationError
+			if !errors.As(r.err, &app) || app.Type() != activities.ErrInvalid || !app.NonRetryable() {
+				t.Fatalf("want a non-retryable %s error, got %v", activities.ErrInvalid, r.err)
+			}
+			if !strings.Contains(app.Message(), tc.field) {
+				t.Fatalf("message %q does not name the field %s", app.Message(), tc.field)
+			}
+			if len(f.calls) != 0 {
+				t.Fatalf("a host was touched: %v", f.calls)
+			}
+		})
+	}
+}
+
+// Issue 8 §4: log in and pull before the switch; a failed pull changes
+// nothing on the host and says so.
+func TestPullFailureChangesNothing(t *testing.T) {
+	f := newFleet("h1")
+	f.seed("h1", "v1", "v1")
+	f.failOn["h1/PullImages/v2"] = temporal.NewNonRetryableApplicationError("manifest unknown", activities.ErrCommand, nil)
+	r := deployWith(t, f, DeployInput{Spec: spec("h1"), Version: "v2", Bundle: []byte("b")})
+	msg, d := failureOf(t, r.err)
+	assertCalls(t, f, "h1", "SyncRelease v2", "PullImages v2")
+	h := f.hosts["h1"]
+	if h.current != "v1" || h.running != "v1" || h.releases["v2"] || d.RolledBackTo != "" || !strings.Contains(msg, "No host had been changed") {
+		t.Fatalf("message %q details %+v host %+v", msg, d, h)
+	}
+}
+
+// Issue 8 §4: v2 is current and a redeploy of v2 fails at the pull: the
+// host is left exactly as it was — current v2, v2 running, v2 not marked
+// failed, and no claim of a rollback to v1.
+func TestFailedRedeployOfCurrentLeavesHostAsItWas(t *testing.T) {
+	f := newFleet("h1")
+	f.seed("h1", "v2", "v1", "v2")
+	f.failOn["h1/PullImages/v2"] = temporal.NewNonRetryableApplicationError("registry down", activities.ErrCommand, nil)
+	r := deployWith(t, f, DeployInput{Spec: spec("h1"), Version: "v2", Bundle: []byte("b")})
+	msg, d := failureOf(t, r.err)
+	h := f.hosts["h1"]
+	if h.current != "v2" || h.running != "v2" || h.releases["v2"] || !h.good["v2"] {
+		t.Fatalf("host changed by a failed redeploy: %+v (calls %v)", h, calls(f, "h1"))
+	}
+	if d.RolledBackTo != "" || strings.Contains(msg, "Rolled back") {
+		t.Fatalf("claims a rollback that did not happen: %q %+v", msg, d)
+	}
+}
+
+// Issue 8 §4: when the rollback fails too, the release that failed its
+// check is still marked failed, and the details say the rollback failed.
+func TestFailedRollbackStillMarksTheNewReleaseFailed(t *testing.T) {
+	f := newFleet("h1")
+	f.seed("h1", "v1", "v1")
+	f.verdict["h1/v2"] = "crashed"
+	f.verdict["h1/v1"] = "crashed"
+	r := deployWith(t, f, DeployInput{Spec: spec("h1"), Version: "v2", Bundle: []byte("b")})
+	_, d := failureOf(t, r.err)
+	if !d.RollbackFailed || !f.hosts["h1"].releases["v2"] {
+		t.Fatalf("details %+v; v2 failed mark %v (calls %v)", d, f.hosts["h1"].releases["v2"], calls(f, "h1"))
+	}
+}
+
+// Issue 8 §4: only a release that passed its check is rolled back to;
+// current is not a target just because nothing marked it failed.
+func TestRollbackChoosesOnlyKnownGood(t *testing.T) {
+	f := newFleet("h1")
+	f.seed("h1", "v2", "v1", "v2")
+	delete(f.hosts["h1"].good, "v2") // v2 never passed a check here
+	f.verdict["h1/v3"] = "crashed"
+	r := deployWith(t, f, DeployInput{Spec: spec("h1"), Version: "v3", Bundle: []byte("b")})
+	_, d := failureOf(t, r.err)
+	if d.RolledBackTo != "v1" || f.hosts["h1"].current != "v1" {
+		t.Fatalf("rolled back to %q, want the known-good v1 (host %+v)", d.RolledBackTo, f.hosts["h1"])
+	}
+}
+
+// Issue 8 §4: a release that passes its running check is marked good.
+func TestPassedCheckMarksReleaseGood(t *testing.T) {
+	f := newFleet("h1")
+	f.seed("h1", "v1", "v1")
+	r := deployWith(t, f, DeployInput{Spec: spec("h1"), Version: "v2", Bundle: []byte("b")})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if !f.hosts["h1"].good["v2"] {
+		t.Fatalf("v2 passed its check but is not marked good (calls %v)", calls(f, "h1"))
+	}
+}
+
+// Issue 8 §4: the rollback checks the previous release by its own
+// services, not by the new release's services: list.
+func TestRollbackChecksPreviousByItsOwnServices(t *testing.T) {
+	f := newFleet("h1")
+	f.seed("h1", "v1", "v1")
+	f.verdict["h1/v2"] = "crashed"
+	s := spec("h1")
+	s.Services = []string{"api", "newsvc"}
+	r := deployWith(t, f, DeployInput{Spec: s, Version: "v2", Bundle: []byte("b")})
+	_, d := failureOf(t, r.err)
+	if d.RollbackFailed {
+		t.Fatalf("details %+v", d)
+	}
+	var back *activities.WaitInput
+	for i := range f.waits {
+		if f.waits[i].Version == "v1" {
+			back = &f.waits[i]
+		}
+	}
+	if back == nil || !back.RecordedServices {
+		t.Fatalf("rollback check of v1: %+v, want it by v1's recorded services", back)
+	}
+}
+
+// Issue 8 §7: the step that found the crash shows as failed, with the
+// verdict, before the rollback's steps.
+func TestCrashShowsTheWaitStepFailed(t *testing.T) {
+	f := newFleet("h1")
+	f.seed("h1", "v1", "v1")
+	f.verdict["h1/v2"] = "crashed"
+	r := deployWith(t, f, DeployInput{Spec: spec("h1"), Version: "v2", Bundle: []byte("b")})
+	p := progressOf(t, r.env)
+	for _, e := range p.Events {
+		if e.Step == "wait running" {
+			if e.State != "failed" || !strings.Contains(e.Detail, "crashed") {
+				t.Fatalf("wait running event %+v: want failed with the verdict", e)
+			}
+			return
+		}
+	}
+	t.Fatal("no wait running event")
+}
+
+// Issue 8 §8: services: [api] decides success, but a crashing service
+// outside it is a warning, never silence.
+func TestUncheckedServiceCrashIsAWarning(t *testing.T) {
+	f := newFleet("h1")
+	f.seed("h1", "v1", "v1")
+	f.unchecked["h1/v2"] = "unchecked service (not in services:) container web-worker-1 (service worker) restarted 3 time(s)"
+	s := spec("h1")
+	s.Services = []string{"api"}
+	r := deployWith(t, f, DeployInput{Spec: s, Version: "v2", Bundle: []byte("b")})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.res.Outcome != OutcomeWarning || len(r.res.Warnings) != 1 || !strings.Contains(r.res.Warnings[0], "web-worker-1") {
+		t.Fatalf("result %+v: want a warning naming the worker", r.res)
+	}
+}
+
+// Issue 8 §4: a cancelled deploy whose rollback failed says so in its
+// details: nothing may report "rolled back" for it.
+func TestCancelWithFailedRollbackSaysSo(t *testing.T) {
+	f := newFleet("h1")
+	f.seed("h1", "v1", "v1")
+	f.verdict["h1/v1"] = "crashed"
+	var env *testsuite.TestWorkflowEnvironment
+	cancelled := false
+	f.onWait = func() {
+		if !cancelled {
+			cancelled = true
+			env.CancelWorkflow()
+		}
+	}
+	r := deployWith(t, f, DeployInput{Spec: spec("h1"), Version: "v2", Bundle: []byte("b")}, func(e *testsuite.TestWorkflowEnvironment) { env = e })
+	var canceled *temporal.CanceledError
+	if !errors.As(r.err, &canceled) {
+		t.Fatalf("want cancelled, got %v", r.err)
+	}
+	var d FailureDetails
+	if !canceled.HasDetails() || canceled.Details(&d) != nil || !d.RollbackFailed || len(d.Recovery) == 0 {
+		t.Fatalf("cancel details %+v: want the failed rollback and its recovery", d)
+	}
+}
+
+func progressOf(t *testing.T, env *testsuite.TestWorkflowEnvironment) Progress {
+	t.Helper()
+	v, err := env.QueryWorkflow(ProgressQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p Progress
+	if err := v.Get(&p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Issue 8 §8: with depends_on: condition: service_healthy, compose up
+// itself fails for a crash and an unhealthy dependency alike. The cause
+// reported is what the containers say, and the health policy applies.
+func TestFailedUpIsExplainedByTheContainers(t *testing.T) {
+	upErr := temporal.NewNonRetryableApplicationError("dependency failed to start: container web-db-1 is unhealthy", activities.ErrCommand, nil)
+
+	f := newFleet("h1")
+	f.seed("h1", "v1", "v1")
+	f.failOn["h1/StartRelease/v2"] = upErr
+	f.verdict["h1/v2"] = "crashed"
+	r := deployWith(t, f, DeployInput{Spec: spec("h1"), Version: "v2", Bundle: []byte("b")})
+	msg, d := failureOf(t, r.err)
+	if d.Step != "up" || !strings.Contains(msg, "containers are crashed") || d.RolledBackTo != "v1" || !f.hosts["h1"].releases["v2"] {
+		t.Fatalf("crash behind a failed up: message %q details %+v host %+v", msg, d, f.hosts["h1"])
+	}
+
+	// Running but unhealthy, health.unhealthy: warn: a warning, as for
+	// a release whose up succeeded.
+	f = newFleet("h1")
+	f.seed("h1", "v1", "v1")
+	f.failOn["h1/StartRelease/v2"] = upErr
+	f.verdict["h1/v2"] = "unhealthy"
+	r = deployWith(t, f, DeployInput{Spec: spec("h1"), Version: "v2", Bundle: []byte("b")})
+	if r.err != nil || r.res.Outcome != OutcomeWarning || f.hosts["h1"].current != "v2" {
+		t.Fatalf("unhealthy under warn: err %v result %+v", r.err, r.res)
+	}
+}
+
+// Issue 8 §3: the Status workflow checks its input too.
+func TestStatusRefusesHostileInput(t *testing.T) {
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	s := spec("h1")
+	s.RemoteBase = "/"
+	env.ExecuteWorkflow(Status, StatusInput{Spec: s})
+	var app *temporal.ApplicationError
+	if err := env.GetWorkflowError(); !errors.As(err, &app) || app.Type() != activities.ErrInvalid || !strings.Contains(app.Message(), "remote_base") {
+		t.Fatalf("want %s naming remote_base, got %v", activities.ErrInvalid, err)
+	}
+}

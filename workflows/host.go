@@ -1,0 +1,145 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hoist-dev/hoist/activities"
+	"github.com/hoist-dev/hoist/commands"
+	"github.com/hoist-dev/hoist/config"
+)
+
+// deployHost runs the seed's flow on one host, hardened: nothing on the
+// host changes until the release's files and images are there (sync,
+// login and pull first, then the switch), a redeploy of the current
+// release switches nothing, and a release is marked good once it passed
+// its running check.
+func (d *deploy) deployHost(ctx workflow.Context, t activities.Target) (warnings []string, err error) {
+	in, host := d.in, t.Label()
+	rel := activities.ReleaseInput{Target: t, Version: in.Version}
+
+	var st commands.State
+	if err := d.step(ctx, host, "inspect", quickStep, a.InspectHost, t, &st); err != nil {
+		return nil, err
+	}
+	h := &hostRun{t: t, prev: st.RollbackTarget(in.Version), first: st.Current == ""}
+	if in.Kind == KindRollback {
+		if !st.Has(in.Version) {
+			return nil, &stepError{host: host, step: "inspect", err: temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("release %s is not on host %s (it has: %s)", in.Version, host, versionsOf(st)), activities.ErrMissing, nil)}
+		}
+		// A failed rollback returns to the release it left.
+		if st.Current != in.Version && st.Current != "" {
+			h.prev = st.Current
+		}
+	}
+	h.outcome = HostOutcome{Host: host, Previous: h.prev}
+	d.hosts = append(d.hosts, h)
+
+	if in.Kind != KindRollback {
+		sync := activities.SyncInput{Target: t, Version: in.Version, Bundle: in.Bundle}
+		if err := d.step(ctx, host, "sync", transferStep, a.SyncRelease, sync, nil); err != nil {
+			return nil, err
+		}
+	}
+	if r := in.Spec.Registry; r.Type != "" && r.Type != config.RegistryNone {
+		login := activities.LoginInput{Target: t, Registry: r}
+		if err := d.step(ctx, host, "registry login", quickStep, a.RegistryLogin, login, nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.step(ctx, host, "pull", composeStep, a.PullImages, rel, nil); err != nil {
+		return nil, err
+	}
+	if st.Current != in.Version {
+		h.switched = true // before the step: a switch whose reply was lost is still undone
+		if err := d.step(ctx, host, "switch current", quickStep, a.SwitchCurrent, rel, nil); err != nil {
+			return nil, err
+		}
+	}
+
+	h.started = true
+	var started activities.StartResult
+	if err := d.step(ctx, host, "up", composeStep, a.StartRelease, rel, &started); err != nil {
+		return d.upFailed(ctx, h, err)
+	}
+	wait := activities.WaitInput{Target: t, Version: in.Version, Services: in.Spec.Services,
+		Window: d.window(), Poll: in.Poll, Stable: in.Spec.Wait.Stable, UpAt: started.UpAt}
+	var wr activities.WaitResult
+	if err := d.step(ctx, host, "wait running", waitStep(wait.Window), a.WaitRunning, wait, &wr); err != nil {
+		return nil, err
+	}
+	h.outcome.Verdict, h.outcome.Detail = wr.Verdict, wr.Detail
+	if wr.Unchecked != "" {
+		d.note(ctx, host, "unchecked services", "warning", wr.Unchecked)
+		warnings = append(warnings, fmt.Sprintf("host %s: %s", host, wr.Unchecked))
+	}
+	switch wr.Verdict {
+	case commands.Healthy.String():
+		return append(warnings, d.markGood(ctx, h)...), nil
+	case commands.Unhealthy.String():
+		if in.Spec.Health.Unhealthy == config.HealthRollback {
+			h.failedCheck = true
+			d.failLast(wr.Verdict + ": " + wr.Detail)
+			return nil, &stepError{host: host, step: "wait running", err: errors.New(wr.Detail + " (health.unhealthy: rollback)")}
+		}
+		d.note(ctx, host, "health", "warning", wr.Detail)
+		return append(warnings, fmt.Sprintf("host %s: %s", host, wr.Detail)), nil
+	default:
+		h.failedCheck = true
+		d.failLast(wr.Verdict + ": " + wr.Detail)
+		return nil, &stepError{host: host, step: "wait running", err: fmt.Errorf("%s: %s (running-check window %s)", wr.Verdict, wr.Detail, d.window())}
+	}
+}
+
+// markGood records that the release passed its check on the host, with
+// the services checked. A mark that cannot be written fails nothing (the
+// release is live) but is said: the release will not be rolled back to.
+func (d *deploy) markGood(ctx workflow.Context, h *hostRun) []string {
+	in := activities.MarkGoodInput{Target: h.t, Version: d.in.Version, Services: d.in.Spec.Services}
+	if err := d.step(ctx, h.t.Label(), "mark good", quickStep, a.MarkGood, in, nil); err != nil {
+		return []string{fmt.Sprintf("host %s: release %s could not be marked good (%s): no rollback will choose it there", h.t.Label(), d.in.Version, rootMessage(err))}
+	}
+	return nil
+}
+
+// upFailed explains a failed compose up from the containers it left
+// (compose reports "dependency failed to start" for a crash and for an
+// unhealthy dependency alike), then applies the health policy: running
+// but unhealthy under health.unhealthy: warn is a warning, anything else
+// fails the host with the real cause.
+func (d *deploy) upFailed(ctx workflow.Context, h *hostRun, upErr error) ([]string, error) {
+	host := h.t.Label()
+	var app *temporal.ApplicationError
+	if !errors.As(upErr, &app) || app.Type() != activities.ErrCommand {
+		return nil, upErr // the host, not the release: nothing to inspect
+	}
+	h.failedCheck = true
+	look := activities.WaitInput{Target: h.t, Version: d.in.Version, Services: d.in.Spec.Services, Window: 0}
+	var wr activities.WaitResult
+	if err := d.step(ctx, host, "inspect after failed up", quickStep, a.WaitRunning, look, &wr); err != nil {
+		return nil, upErr
+	}
+	h.outcome.Verdict, h.outcome.Detail = wr.Verdict, wr.Detail
+	if wr.Verdict == commands.Unhealthy.String() && d.in.Spec.Health.Unhealthy != config.HealthRollback {
+		h.failedCheck = false
+		d.note(ctx, host, "health", "warning", wr.Detail)
+		return []string{fmt.Sprintf("host %s: compose up reported a failure; the containers are running but %s", host, wr.Detail)}, nil
+	}
+	detail := wr.Verdict
+	if wr.Detail != "" {
+		detail += ": " + wr.Detail
+	}
+	return nil, &stepError{host: host, step: "up", err: fmt.Errorf("compose up failed (%s); the containers: %s", rootMessage(upErr), detail)}
+}
+
+// failLast marks the newest progress event failed: a step whose activity
+// succeeded but whose verdict fails the deploy.
+func (d *deploy) failLast(detail string) {
+	if n := len(d.progress.Events); n > 0 {
+		d.progress.Events[n-1].State, d.progress.Events[n-1].Detail = "failed", detail
+	}
+}
