@@ -41,12 +41,8 @@ func NewApp(s Streams) *ucli.App {
 		ErrWriter:            s.Err,
 		EnableBashCompletion: false,
 		HideHelpCommand:      true,
-		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: flagTemporalAddress, Usage: "Temporal frontend host:port", EnvVars: []string{"TEMPORAL_ADDRESS"}, Value: "localhost:7233"},
-			&ucli.StringFlag{Name: flagNamespace, Usage: "Temporal namespace", EnvVars: []string{"TEMPORAL_NAMESPACE"}, Value: "default"},
-			&ucli.StringFlag{Name: flagTaskQueue, Usage: "Temporal task queue the workers poll", EnvVars: []string{"HOIST_TASK_QUEUE"}, Value: "hoist"},
-			codecKeyFileFlag(),
-		},
+		Description:          appDescription + exitCodeTable(),
+		Flags:                globalFlags(),
 		OnUsageError: func(_ *ucli.Context, err error, _ bool) error {
 			return &UsageError{Err: err}
 		},
@@ -65,8 +61,68 @@ func NewApp(s Streams) *ucli.App {
 	for _, c := range app.Commands {
 		setUsageErrors(c)
 		checkCommandLine(c)
+		acceptGlobalFlags(c)
 	}
 	return app
+}
+
+const appDescription = `Each deploy is a Temporal workflow run by a hoist worker, which holds the
+SSH and registry credentials. The deploy lock is the service and its
+environment (hoist.yml's environment:, default production): staging and
+production of one service deploy side by side.
+
+hoist.yml's services: lists the compose services whose running check
+decides a deploy's success (all of them when left out); the others are
+started too, and a crash or restart of one is a warning, not a rollback.
+
+Global options may be given before or after the command.
+
+Exit codes:
+`
+
+// globalFlags are built per use: urfave/cli stores an environment value
+// into the flag it applies, so the app and each command get their own.
+func globalFlags() []ucli.Flag {
+	return []ucli.Flag{
+		&ucli.StringFlag{Name: flagTemporalAddress, Usage: "Temporal frontend host:port", EnvVars: []string{"TEMPORAL_ADDRESS"}, Value: "localhost:7233"},
+		&ucli.StringFlag{Name: flagNamespace, Usage: "Temporal namespace", EnvVars: []string{"TEMPORAL_NAMESPACE"}, Value: "default"},
+		&ucli.StringFlag{Name: flagTaskQueue, Usage: "Temporal task queue the workers poll", EnvVars: []string{"HOIST_TASK_QUEUE"}, Value: "hoist"},
+		codecKeyFileFlag(),
+	}
+}
+
+// acceptGlobalFlags lets `hoist status -c f --namespace x` mean what
+// `hoist --namespace x status -c f` does, as users expect. The command
+// gets its own copies of the global flags, hidden from its help and
+// without defaults or environment variables, so a copy is set only when
+// given after the command; one that is not takes the app's value (given
+// before the command, from the environment, or the default), so c.String
+// reads the same either way, and a flag given after the command wins.
+func acceptGlobalFlags(c *ucli.Command) {
+	var names []string
+	for _, f := range globalFlags() {
+		g := f.(*ucli.StringFlag)
+		names = append(names, g.Name)
+		c.Flags = append(c.Flags, &ucli.StringFlag{Name: g.Name, Usage: g.Usage, Hidden: true})
+	}
+	before := c.Before
+	c.Before = func(ctx *ucli.Context) error {
+		lineage := ctx.Lineage()
+		if len(lineage) > 1 && lineage[1] != nil {
+			app := lineage[1]
+			for _, name := range names {
+				if v := app.String(name); !ctx.IsSet(name) && v != "" {
+					if err := ctx.Set(name, v); err != nil {
+						return &UsageError{Err: err}
+					}
+				}
+			}
+		}
+		if before != nil {
+			return before(ctx)
+		}
+		return nil
+	}
 }
 
 // checkCommandLine makes c refuse, before its action runs, what it would
@@ -104,5 +160,5 @@ func setUsageErrors(c *ucli.Command) {
 func Run(ctx context.Context, args []string, s Streams) int {
 	app := NewApp(s)
 	err := app.RunContext(ctx, args)
-	return report(s.Err, err)
+	return report(ctx, s.Err, err)
 }

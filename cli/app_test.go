@@ -44,10 +44,12 @@ func TestExitCodeMapping(t *testing.T) {
 		want int
 	}{
 		{nil, ExitOK},
-		{errors.New("boom"), ExitFailed},
+		{errors.New("boom"), ExitUnsafe}, // unclassified: hoist cannot say the service is safe
 		{Usagef("bad %s", "x"), ExitUsage},
 		{errorsJoin(Usagef("bad")), ExitUsage},
-		{&silentError{code: 1}, ExitFailed},
+		{exitWith(ExitRolledBack), ExitRolledBack},
+		{busyf("held"), ExitBusy},
+		{interrupted("stop"), ExitInterrupted},
 	}
 	for _, c := range cases {
 		if got := ExitCode(c.err); got != c.want {

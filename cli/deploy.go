@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -21,16 +19,26 @@ import (
 
 var configFlag = &ucli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "hoist.yml of the service", Value: "hoist.yml"}
 
-var detachFlag = &ucli.BoolFlag{Name: "detach", Usage: "start the deploy, print its workflow ID and Web UI link, and exit"}
+// detachFlag's usage names what is started. No backquotes in usages:
+// urfave/cli reads backquoted text as the flag's value placeholder.
+func detachFlag(what string) *ucli.BoolFlag {
+	return &ucli.BoolFlag{Name: "detach", Usage: "start the " + what + ", print its workflow ID and Web UI link, and exit"}
+}
 
-var attachFlag = &ucli.BoolFlag{Name: "attach", Usage: "if a deploy or rollback of the service is already running, follow it (as `hoist watch` does) instead of failing"}
+var attachFlag = &ucli.BoolFlag{Name: "attach", Usage: "if the same deploy (or rollback) of the service and environment is already running, follow it as hoist watch does instead of failing; another version running still exits 4"}
 
 func deployCommand(s Streams) *ucli.Command {
 	return &ucli.Command{
 		Name:  "deploy",
 		Usage: "deploy the service's files as a new release to every host, rolling back on failure",
+		Description: `Ships the files folder as release --version to every host of hoist.yml, in
+order: upload, switch current, pull, up, then the running check. The
+running check covers hoist.yml's services: (every compose service when
+left out); a crash or restart of a service not listed is a warning.
+A bundle holding an env file (.env, or an env_file the compose file
+names) is refused unless payloads are encrypted: see hoist codec-key.`,
 		Flags: []ucli.Flag{
-			configFlag, detachFlag, attachFlag, uiURLFlag,
+			configFlag, detachFlag("deploy"), attachFlag, uiURLFlag, waitForWorkerFlag,
 			&ucli.StringFlag{Name: "version", Usage: "release version [0-9A-Za-z._-]{1,64} (default: now, UTC, as YYYYMMDDhhmmss)"},
 		},
 		Action: func(c *ucli.Context) error {
@@ -52,6 +60,9 @@ func deployCommand(s Streams) *ucli.Command {
 			if err != nil {
 				return &UsageError{Err: fmt.Errorf("files %s: %w", spec.FilesDir, err)}
 			}
+			if err := checkSecretsEncrypted(c, spec, bundle); err != nil {
+				return err
+			}
 			in := workflows.DeployInput{Spec: *spec, Version: version, Kind: workflows.KindDeploy, Bundle: bundle}
 			return startAndFollow(c, s, in)
 		},
@@ -63,7 +74,7 @@ func rollbackCommand(s Streams) *ucli.Command {
 		Name:  "rollback",
 		Usage: "switch every host back to an earlier release that is still on it",
 		Flags: []ucli.Flag{
-			configFlag, detachFlag, attachFlag, uiURLFlag,
+			configFlag, detachFlag("rollback"), attachFlag, uiURLFlag, waitForWorkerFlag,
 			&ucli.StringFlag{Name: "to", Usage: "release to roll back to (default: the newest release older than current not marked failed)"},
 		},
 		Action: func(c *ucli.Context) error {
@@ -85,18 +96,30 @@ func rollbackCommand(s Streams) *ucli.Command {
 				if err := checkReleaseName("--to", to); err != nil {
 					return err
 				}
-			} else {
-				st, err := readStatus(c, spec)
+			}
+			in := workflows.DeployInput{Spec: *spec, Version: to, Kind: workflows.KindRollback}
+			cl, err := dial(c)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			if to == "" {
+				// A deploy in flight leaves the hosts between releases: the
+				// lock, not the hosts' state, is the answer then.
+				if r, err := runningDeploy(c, cl, spec); err != nil {
+					return err
+				} else if r != nil {
+					return joinRunning(c, s, cl, in, r)
+				}
+				st, err := readStatusWith(c, cl, spec)
 				if err != nil {
 					return err
 				}
-				to, err = defaultRollbackTarget(st)
-				if err != nil {
+				if in.Version, err = defaultRollbackTarget(st); err != nil {
 					return err
 				}
 			}
-			in := workflows.DeployInput{Spec: *spec, Version: to, Kind: workflows.KindRollback}
-			return startAndFollow(c, s, in)
+			return startAndFollowWith(c, s, cl, in)
 		},
 	}
 }
@@ -121,25 +144,42 @@ func loadSpec(c *ucli.Context) (*config.Spec, error) {
 	return spec, nil
 }
 
-const registerAttributesHint = "temporal operator search-attribute create --name HoistService --type Keyword " +
-	"&& temporal operator search-attribute create --name HoistVersion --type Keyword"
+// registerAttributesHint is the command that adds hoist's search
+// attributes to namespace ns of the Temporal at addr.
+func registerAttributesHint(addr, ns string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "temporal operator search-attribute create --address %s --namespace %s", addr, ns)
+	for _, name := range workflows.SearchAttributeNames {
+		fmt.Fprintf(&b, " --name %s --type Keyword", name)
+	}
+	return b.String()
+}
 
-// startAndFollow starts the deploy workflow under the service's lock and,
-// unless detached, prints each step as it happens and the outcome.
+// startAndFollow starts the deploy workflow under the lock of the
+// service and environment and, unless detached, prints each step as it
+// happens and the outcome.
 func startAndFollow(c *ucli.Context, s Streams, in workflows.DeployInput) error {
 	cl, err := dial(c)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	id := workflows.DeployWorkflowID(in.Spec.Service)
+	return startAndFollowWith(c, s, cl, in)
+}
+
+func startAndFollowWith(c *ucli.Context, s Streams, cl client.Client, in workflows.DeployInput) error {
+	if err := checkWorker(c, cl); err != nil {
+		return err
+	}
+	env := in.Spec.EnvironmentName()
+	id := workflows.DeployWorkflowID(in.Spec.Service, env)
 	opts := client.StartWorkflowOptions{
 		ID:                                       id,
 		TaskQueue:                                c.String(flagTaskQueue),
 		WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		StaticSummary:                            fmt.Sprintf("%s %s %s to %d host(s)", in.Kind, in.Spec.Service, in.Version, len(in.Spec.Hosts)),
+		StaticSummary:                            fmt.Sprintf("%s %s (%s) %s to %d host(s)", in.Kind, in.Spec.Service, env, in.Version, len(in.Spec.Hosts)),
 		TypedSearchAttributes:                    workflows.SearchAttributes(in),
 	}
 	run, err := cl.ExecuteWorkflow(c.Context, opts, workflows.DeployWorkflowName, in)
@@ -148,126 +188,66 @@ func startAndFollow(c *ucli.Context, s Streams, in workflows.DeployInput) error 
 		// A namespace without hoist's attributes still deploys; only
 		// filtering in the Web UI is lost.
 		fmt.Fprintf(s.Err, "hoist: warning: namespace %s has no search attributes %s; deploys cannot be filtered by them. "+
-			"Register them once: %s\n", c.String(flagNamespace), strings.Join(workflows.SearchAttributeNames, ", "), registerAttributesHint)
+			"Register them once: %s\n", c.String(flagNamespace), strings.Join(workflows.SearchAttributeNames, ", "),
+			registerAttributesHint(c.String(flagTemporalAddress), c.String(flagNamespace)))
 		opts.TypedSearchAttributes = temporal.SearchAttributes{}
 		run, err = cl.ExecuteWorkflow(c.Context, opts, workflows.DeployWorkflowName, in)
 	}
 	if err != nil {
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &started) {
-			if c.Bool("attach") && !c.Bool("detach") {
-				fmt.Fprintf(s.Out, "A deploy or rollback of %s is already running; following it instead of starting version %s\n", in.Spec.Service, in.Version)
-				return attach(c, s, cl, &in.Spec, started.RunId)
+			r, lerr := describeRunning(c, cl, id, started.RunId)
+			if lerr != nil {
+				return lerr
 			}
-			return fmt.Errorf("another deploy or rollback of %s is running: workflow %s (run %s), see %s; wait for it or `hoist cancel`",
-				in.Spec.Service, id, started.RunId, workflowLink(c, id, started.RunId))
+			return joinRunning(c, s, cl, in, r)
 		}
 		return fmt.Errorf("starting the deploy workflow: %w", err)
 	}
 	link := workflowLink(c, id, run.GetRunID())
 	if c.Bool("detach") {
-		fmt.Fprintf(s.Out, "Started %s of %s version %s\nWorkflow: %s (run %s)\nWeb UI:   %s\n", in.Kind, in.Spec.Service, in.Version, id, run.GetRunID(), link)
+		fmt.Fprintf(s.Out, "Started %s of %s version %s\nEnvironment: %s\nWorkflow: %s (run %s)\nWeb UI:   %s\n", in.Kind, in.Spec.Service, in.Version, env, id, run.GetRunID(), link)
 		return nil
 	}
 	doing := map[string]string{workflows.KindDeploy: "Deploying", workflows.KindRollback: "Rolling back"}[in.Kind]
-	fmt.Fprintf(s.Out, "%s %s version %s to %d host(s) — %s\n", doing, in.Spec.Service, in.Version, len(in.Spec.Hosts), link)
-	return follow(c.Context, s, cl, run, in)
+	fmt.Fprintf(s.Out, "%s %s version %s to %d host(s) — environment %s — %s\n", doing, in.Spec.Service, in.Version, len(in.Spec.Hosts), env, link)
+	return follow(c, s, cl, run, in)
 }
 
-// follow prints steps as the progress query reports them, then the outcome.
-func follow(ctx context.Context, s Streams, cl client.Client, run client.WorkflowRun, in workflows.DeployInput) error {
-	done := make(chan error, 1)
-	var res workflows.DeployResult
-	go func() { done <- run.Get(ctx, &res) }()
-	printed := 0
-	show := func() {
-		v, err := cl.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.ProgressQuery)
-		if err != nil {
-			return
+// joinRunning answers a deploy or rollback refused because r holds the
+// lock: with --attach it follows r when r is what was asked for, and in
+// every other case it exits 4 naming what runs. It never reports r's
+// outcome as that of another version.
+func joinRunning(c *ucli.Context, s Streams, cl client.Client, in workflows.DeployInput, r *running) error {
+	what := r.what(in.Spec.Service, in.Spec.EnvironmentName())
+	if c.Bool("attach") && !c.Bool("detach") {
+		if err := sameDeploy(in, r); err != nil {
+			return busyf("not attaching: the %s is running, %v; wait for it (`hoist watch` follows it) or `hoist cancel` it, then retry", what, err)
 		}
-		var p workflows.Progress
-		if v.Get(&p) != nil {
-			return
-		}
-		printed = printEvents(s.Out, p.Events, printed)
+		fmt.Fprintf(s.Out, "%s is already running; following it\n", capitalize(what))
+		return attachRun(c, s, cl, &in.Spec, r)
 	}
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case err := <-done:
-			show()
-			return outcome(s, in, &res, err)
-		case <-tick.C:
-			show()
-		case <-ctx.Done():
-			fmt.Fprintf(s.Err, "hoist: stopped following; the deploy goes on: workflow %s; `hoist watch` follows it again\n", run.GetID())
-			return &silentError{code: ExitFailed}
-		}
-	}
+	return busyf("another deploy or rollback of %s is running: workflow %s (run %s), the %s; see %s; wait for it (`hoist watch` follows it) or `hoist cancel` it",
+		in.Spec.Service, r.id, r.runID, what, workflowLink(c, r.id, r.runID))
 }
 
-// printEvents prints finished steps not printed yet, in order, stopping at
-// the first still running so the output reads top to bottom.
-func printEvents(w io.Writer, evs []workflows.Event, from int) int {
-	for ; from < len(evs); from++ {
-		e := evs[from]
-		if e.State == "started" {
-			return from
-		}
-		mark := map[string]string{"ok": "✓", "failed": "✗", "warning": "⚠", "skipped": "-"}[e.State]
-		line := fmt.Sprintf("  %s %-12s %-34s %6.2fs", mark, e.Host, e.Step, e.Took.Seconds())
-		if e.Detail != "" {
-			line += "  " + e.Detail
-		}
-		fmt.Fprintln(w, strings.TrimRight(line, " "))
+// sameDeploy says whether following r answers the request in: the same
+// kind, and the same version (any version for a rollback without --to).
+func sameDeploy(in workflows.DeployInput, r *running) error {
+	switch {
+	case r.version == "":
+		return fmt.Errorf("and hoist cannot tell which version it is of (no %s search attribute, and no worker answered its progress query)", workflows.VersionAttribute.GetName())
+	case r.kind != "" && r.kind != in.Kind:
+		return fmt.Errorf("not a %s", in.Kind)
+	case in.Version != "" && r.version != in.Version:
+		return fmt.Errorf("not version %s", in.Version)
 	}
-	return from
+	return nil
 }
 
-// outcome prints the seed's closing line and decides the exit code.
-func outcome(s Streams, in workflows.DeployInput, res *workflows.DeployResult, err error) error {
-	if err == nil {
-		// The workflow's own result wins: an attached CLI may not know
-		// what it follows.
-		if res.Version != "" {
-			in.Version = res.Version
-		}
-		if res.Kind != "" {
-			in.Kind = res.Kind
-		}
-		if res.Outcome == workflows.OutcomeWarning {
-			for _, w := range res.Warnings {
-				fmt.Fprintf(s.Out, "⚠️ Warning: %s. Monitor closely.\n", w)
-			}
-			return nil
-		}
-		if in.Kind == workflows.KindRollback {
-			fmt.Fprintf(s.Out, "✅ Rolled back %s to version %s\n", in.Spec.Service, in.Version)
-			return nil
-		}
-		fmt.Fprintf(s.Out, "✅ Successfully deployed %s version %s\n", in.Spec.Service, in.Version)
-		return nil
+func capitalize(s string) string {
+	if s == "" {
+		return s
 	}
-	var app *temporal.ApplicationError
-	if errors.As(err, &app) && app.Type() == workflows.FailureType {
-		fmt.Fprintln(s.Out, app.Message())
-		return &silentError{code: ExitFailed}
-	}
-	var canceled *temporal.CanceledError
-	if errors.As(err, &canceled) {
-		var d workflows.FailureDetails
-		ok := canceled.HasDetails() && canceled.Details(&d) == nil
-		version := in.Version
-		if ok && d.Version != "" {
-			version = d.Version
-		}
-		msg := "❌ Deployment of version " + version + " was cancelled."
-		if ok && d.RolledBackTo != "" {
-			msg += " Rolled back to " + d.RolledBackTo + "."
-		}
-		fmt.Fprintln(s.Out, msg)
-		return &silentError{code: ExitFailed}
-	}
-	return fmt.Errorf("deploy of %s version %s: %w", in.Spec.Service, in.Version, err)
+	return strings.ToUpper(s[:1]) + s[1:]
 }

@@ -16,32 +16,29 @@ func statusCommand(s Streams) *ucli.Command {
 	return &ucli.Command{
 		Name:  "status",
 		Usage: "show each host's current release, retained releases and containers",
-		Flags: []ucli.Flag{configFlag},
+		Flags: []ucli.Flag{configFlag, waitForWorkerFlag},
 		Action: func(c *ucli.Context) error {
-			spec, err := loadSpec(c)
-			if err != nil {
-				return err
-			}
-			st, err := readStatus(c, spec)
-			if err != nil {
-				return err
-			}
-			printStatus(s, st)
-			if len(st.Errors) > 0 {
-				return &silentError{code: ExitFailed}
-			}
-			return nil
+			return withService(c, func(spec *config.Spec, cl client.Client) error {
+				st, err := readStatusWith(c, cl, spec)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(s.Out, "%s (%s environment)\n", spec.Service, spec.EnvironmentName())
+				printStatus(s, st)
+				if len(st.Errors) > 0 {
+					return exitWith(ExitUnsafe)
+				}
+				return nil
+			})
 		},
 	}
 }
 
-// readStatus runs the status workflow: the workers hold the SSH keys.
-func readStatus(c *ucli.Context, spec *config.Spec) (*workflows.StatusResult, error) {
-	cl, err := dial(c)
-	if err != nil {
+// readStatusWith runs the status workflow: the workers hold the SSH keys.
+func readStatusWith(c *ucli.Context, cl client.Client, spec *config.Spec) (*workflows.StatusResult, error) {
+	if err := checkWorker(c, cl); err != nil {
 		return nil, err
 	}
-	defer cl.Close()
 	run, err := cl.ExecuteWorkflow(c.Context, client.StartWorkflowOptions{
 		ID:        "status/" + spec.Service + "/" + uuid.NewString(),
 		TaskQueue: c.String(flagTaskQueue),
@@ -114,10 +111,10 @@ func defaultRollbackTarget(st *workflows.StatusResult) (string, error) {
 			}
 		}
 		if t == "" {
-			return "", fmt.Errorf("host %s has no release older than %q that is not marked failed: nothing to roll back to", h.Target.Label(), h.State.Current)
+			return "", Usagef("host %s has no release older than %q that is not marked failed: nothing to roll back to", h.Target.Label(), h.State.Current)
 		}
 		if target != "" && t != target {
-			return "", fmt.Errorf("hosts disagree on the rollback target (%s vs %s): name one with --to", target, t)
+			return "", Usagef("hosts disagree on the rollback target (%s vs %s): name one with --to", target, t)
 		}
 		target = t
 	}

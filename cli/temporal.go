@@ -4,10 +4,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"time"
 
 	ucli "github.com/urfave/cli/v2"
+	"go.temporal.io/api/enums/v1"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/hoist-dev/hoist/config"
 )
@@ -27,7 +32,7 @@ func dial(c *ucli.Context) (client.Client, error) {
 	}
 	cl, err := client.Dial(opts)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach Temporal at %s (is the server running? `make testbed-up` starts a dev server): %w", addr, err)
+		return nil, &UsageError{Err: fmt.Errorf("cannot reach Temporal at %s (is the server running? `make testbed-up` starts a dev server): %w", addr, err)}
 	}
 	return cl, nil
 }
@@ -51,4 +56,59 @@ func withService(c *ucli.Context, fn func(spec *config.Spec, cl client.Client) e
 func workflowLink(c *ucli.Context, id, runID string) string {
 	return fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s/history",
 		c.String(flagUIURL), url.PathEscape(c.String(flagNamespace)), url.PathEscape(id), url.PathEscape(runID))
+}
+
+// failureConverter decodes failures the server returns outside a
+// workflow result (a pending activity's last failure), decrypting them
+// as the client does when keys are configured.
+func failureConverter(c *ucli.Context) converter.FailureConverter {
+	opts, _, err := clientOptions(c, nil)
+	if err != nil || opts.FailureConverter == nil {
+		return temporal.GetDefaultFailureConverter()
+	}
+	return opts.FailureConverter
+}
+
+const flagWaitForWorker = "wait-for-worker"
+
+var waitForWorkerFlag = &ucli.BoolFlag{Name: flagWaitForWorker, Usage: "start even when no worker polls the task queue, and wait for one"}
+
+// pollerFresh is how recently a live worker has polled: its long polls
+// last about a minute. The server lists a worker that stopped for some
+// minutes more; this cuts that to two.
+const pollerFresh = 2 * time.Minute
+
+// checkWorker refuses, before anything starts, when no worker polls the
+// task queue: the workflow would wait in the queue, silently, until one
+// does. --wait-for-worker starts it anyway.
+func checkWorker(c *ucli.Context, cl client.Client) error {
+	if c.Bool(flagWaitForWorker) {
+		return nil
+	}
+	queue := c.String(flagTaskQueue)
+	resp, err := cl.DescribeTaskQueue(c.Context, queue, enums.TASK_QUEUE_TYPE_WORKFLOW)
+	if err != nil {
+		return fmt.Errorf("looking for workers on task queue %s: %w", queue, err)
+	}
+	if livePollers(resp.GetPollers(), time.Now()) > 0 {
+		return nil
+	}
+	return noWorkerError(c.String(flagTemporalAddress), c.String(flagNamespace), queue)
+}
+
+// livePollers counts the pollers seen within pollerFresh of now.
+func livePollers(ps []*taskqueuepb.PollerInfo, now time.Time) int {
+	n := 0
+	for _, p := range ps {
+		if t := p.GetLastAccessTime(); t == nil || now.Sub(t.AsTime()) <= pollerFresh {
+			n++
+		}
+	}
+	return n
+}
+
+func noWorkerError(addr, ns, queue string) error {
+	return Usagef("no worker polls task queue %s in namespace %s at %s, so nothing would run the deploy; nothing was started. "+
+		"Start one where the SSH key is: hoist --temporal-address %s --namespace %s --task-queue %s worker --ssh-key ~/.ssh/id_ed25519 "+
+		"(or pass --%s to start anyway and wait for one)", queue, ns, addr, addr, ns, queue, flagWaitForWorker)
 }

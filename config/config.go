@@ -51,6 +51,7 @@ var composeFiles = []string{"compose.yaml", "compose.yml", "docker-compose.yaml"
 // is named by the environment variable the worker reads it from.
 type Spec struct {
 	Service      string   `json:"service"`
+	Environment  string   `json:"environment,omitempty"` // see EnvironmentName
 	RemoteBase   string   `json:"remote_base"`
 	FilesDir     string   `json:"-"` // absolute local path; the bundle carries the files
 	ComposeFile  string   `json:"compose_file"`
@@ -199,6 +200,7 @@ func (s *Spec) Validate() error {
 func (s *Spec) problems() []*Error {
 	var p problemList
 	p.add("service", checkService(s.Service))
+	p.add("environment", checkEnvironment(s.Environment))
 	p.add("remote_base", checkRemoteBase(s.RemoteBase))
 	p.add("compose_file", checkComposeFile(s.ComposeFile))
 

@@ -73,6 +73,7 @@ func TestParseFull(t *testing.T) {
 	}
 	want := &Spec{
 		Service:     "hono-demo",
+		Environment: "production",
 		RemoteBase:  "/srv/studio/js-apps/hono-demo",
 		FilesDir:    filepath.Join(base, "dist"),
 		ComposeFile: "compose.yaml",
@@ -134,6 +135,7 @@ func TestParseDefaults(t *testing.T) {
 	}
 	want := &Spec{
 		Service:      "app",
+		Environment:  "production",
 		RemoteBase:   "/srv/my apps/app",
 		FilesDir:     filepath.Join(base, "dist"),
 		ComposeFile:  "compose.yaml",

@@ -17,7 +17,7 @@ import (
 
 // The keys each mapping of hoist.yml may hold.
 var (
-	topKeys      = []string{"service", "remote_base", "files", "services", "hosts", "ssh", "registry", "wait", "health", "keep_releases"}
+	topKeys      = []string{"service", "environment", "remote_base", "files", "services", "hosts", "ssh", "registry", "wait", "health", "keep_releases"}
 	hostKeys     = []string{"address", "port", "user", "name"}
 	sshKeys      = []string{"user", "port"}
 	registryKeys = []string{"type", "server", "region", "username", "password_env"}
@@ -200,6 +200,8 @@ func (d *decoder) spec(root *yaml.Node) (*Spec, string) {
 		switch key {
 		case "service":
 			s.Service, _ = d.str(v, key)
+		case "environment":
+			s.Environment, _ = d.str(v, key)
 		case "remote_base":
 			s.RemoteBase, _ = d.str(v, key)
 		case "files":
@@ -294,6 +296,9 @@ func (d *decoder) wait(n *yaml.Node) Wait {
 }
 
 func (d *decoder) applyDefaults(s *Spec) {
+	if !d.given["environment"] {
+		s.Environment = DefaultEnvironment
+	}
 	if !d.given["wait.retries"] {
 		s.Wait.Retries = DefaultRetries
 	}

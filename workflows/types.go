@@ -27,21 +27,37 @@ const (
 )
 
 // DeployWorkflowID is the deploy lock: one deploy or rollback per service
-// at a time, enforced by Temporal's workflow-ID uniqueness.
-func DeployWorkflowID(service string) string { return "deploy/" + service }
+// and environment at a time, enforced by Temporal's workflow-ID
+// uniqueness. Production keeps the ID it had before environments
+// existed, deploy/SERVICE, so a CLI upgraded while a deploy runs still
+// finds it and cannot start a second one beside it; any other environment
+// is deploy/SERVICE/ENVIRONMENT (a service name holds no '/', so the two
+// forms never meet). The workflow never reads its own ID: replay does
+// not depend on it.
+func DeployWorkflowID(service, environment string) string {
+	if environment == "" || environment == config.DefaultEnvironment {
+		return "deploy/" + service
+	}
+	return "deploy/" + service + "/" + environment
+}
 
 // Search attributes of a deploy workflow, for finding deploys in the Web
-// UI ("HoistService = 'web'"). Temporal stores them in plain text even
-// when payloads are encrypted: they hold names only, never secrets.
+// UI ("HoistService = 'web' AND HoistEnvironment = 'staging'"). Temporal
+// stores them in plain text even when payloads are encrypted: they hold
+// names only, never secrets.
 var (
 	ServiceAttribute     = temporal.NewSearchAttributeKeyKeyword("HoistService")
+	EnvironmentAttribute = temporal.NewSearchAttributeKeyKeyword("HoistEnvironment")
 	VersionAttribute     = temporal.NewSearchAttributeKeyKeyword("HoistVersion")
-	SearchAttributeNames = []string{ServiceAttribute.GetName(), VersionAttribute.GetName()}
+	SearchAttributeNames = []string{ServiceAttribute.GetName(), EnvironmentAttribute.GetName(), VersionAttribute.GetName()}
 )
 
 // SearchAttributes of the deploy of in.
 func SearchAttributes(in DeployInput) temporal.SearchAttributes {
-	return temporal.NewSearchAttributes(ServiceAttribute.ValueSet(in.Spec.Service), VersionAttribute.ValueSet(in.Version))
+	return temporal.NewSearchAttributes(
+		ServiceAttribute.ValueSet(in.Spec.Service),
+		EnvironmentAttribute.ValueSet(in.Spec.EnvironmentName()),
+		VersionAttribute.ValueSet(in.Version))
 }
 
 // DeployInput is the whole deploy spec. It holds no credentials.

@@ -635,7 +635,7 @@ start_temporal() {
 	start_bg "$PIDS/temporal.pid" "$LOGS/temporal.log" "$TEMPORAL_BIN" server start-dev \
 		--ip 127.0.0.1 --port 7233 --ui-port 8233 \
 		--db-filename "$TB/temporal.db" \
-		--search-attribute HoistService=Keyword --search-attribute HoistVersion=Keyword \
+		--search-attribute HoistService=Keyword --search-attribute HoistEnvironment=Keyword --search-attribute HoistVersion=Keyword \
 		--log-level warn
 	wait_until "$BG_PID" 90 temporal_ok || die "temporal did not become SERVING, see $LOGS/temporal.log"
 }
