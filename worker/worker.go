@@ -15,15 +15,38 @@ import (
 	"github.com/hoist-dev/hoist/workflows"
 )
 
-// New returns a worker on taskQueue running hoist's workflows and the
-// given activities.
-func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
-	w := sdkworker.New(c, taskQueue, sdkworker.Options{
+// StopTimeout is how long a stopping worker (SIGTERM from systemd,
+// Ctrl-C) lets the steps it runs finish before it cancels them. Without
+// it a stop cut a compose up off midway. Two minutes covers a compose up
+// or a pull of usual size (images are pulled before up, so up mostly
+// starts containers) and the short file steps; a longer step is cancelled
+// then, and its retry on another worker starts it over, as every step is
+// safe to run again. systemd's default TimeoutStopSec (90 s) is shorter:
+// give the unit TimeoutStopSec=150.
+const StopTimeout = 2 * time.Minute
+
+// Options are the settings of every hoist worker.
+func Options() sdkworker.Options {
+	return sdkworker.Options{
 		// A workflow's next task waits this long for the worker that ran
 		// the last one before any worker may take it: a worker killed
 		// mid-deploy holds the deploy up no longer than that.
 		StickyScheduleToStartTimeout: 2 * time.Second,
-	})
+		// The SDK otherwise sends a heartbeat at most once per 0.8 of the
+		// heartbeat timeout: with the 6 s timeout one late heartbeat (a GC
+		// pause, a slow link to Temporal) would start a second attempt
+		// while the first still runs. Sent every second, five can be lost
+		// before the attempt is given up, and a cancel reaches a step
+		// within a second.
+		MaxHeartbeatThrottleInterval: time.Second,
+		WorkerStopTimeout:            StopTimeout,
+	}
+}
+
+// New returns a worker on taskQueue running hoist's workflows and the
+// given activities.
+func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
+	w := sdkworker.New(c, taskQueue, Options())
 	Register(w, acts)
 	return w
 }

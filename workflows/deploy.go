@@ -99,6 +99,11 @@ func (d *deploy) step(ctx workflow.Context, host, name string, opts workflow.Act
 	d.progress.Events = append(d.progress.Events, Event{Seq: seq, Host: host, Step: name, State: "started"})
 	start := workflow.Now(ctx)
 	opts.Summary = host + ": " + name
+	// On cancel, wait for the step to stop before anything else runs on
+	// the host: compensation must not start while the up or switch it
+	// undoes still runs. (Deploys recorded before the hardening change
+	// did not wait, and replay as they ran.)
+	opts.WaitForCancellation = d.hardened
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), fn, arg).Get(ctx, out)
 	ev := &d.progress.Events[seq]
 	ev.Took = workflow.Now(ctx).Sub(start)

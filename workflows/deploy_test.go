@@ -118,6 +118,7 @@ func (f *fleet) wire(env *testsuite.TestWorkflowEnvironment) {
 		if err := f.log(in.Target, "StartRelease", in.Version); err != nil {
 			return activities.StartResult{}, err
 		}
+
 		f.hosts[in.Target.Host].running = in.Version
 		return activities.StartResult{}, nil
 	})

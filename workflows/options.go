@@ -32,9 +32,13 @@ func retries(attempts int32) *temporal.RetryPolicy {
 }
 
 // heartbeatTimeout is how soon a step held by a worker that died is
-// retried elsewhere. Long steps heartbeat every second (the SDK sends at
-// most one per 0.8 of this), so a dead worker is noticed in 1-5 s.
-const heartbeatTimeout = 5 * time.Second
+// retried elsewhere. Long steps heartbeat every second and the worker
+// sends each within a second (worker.New sets MaxHeartbeatThrottleInterval),
+// so five heartbeats in a row can be lost before a live attempt is given
+// up. Even then the attempts cannot interleave on the host: every
+// mutating command holds the service's lock there (commands.Layout.Locked),
+// and the attempt given up is cancelled at its next heartbeat.
+const heartbeatTimeout = 6 * time.Second
 
 // Activity option presets, one per kind of step.
 var (
