@@ -61,11 +61,8 @@ func printStatus(s Streams, st *workflows.StatusResult) {
 		}
 		fmt.Fprintf(s.Out, "%s  current: %s\n", h.Target.Label(), cur)
 		var rels []string
-		for _, r := range h.State.Releases {
-			v := r.Version
-			if r.Failed {
-				v += " (failed)"
-			}
+		for _, r := range h.State.Releases { // by when each was last made current, newest first
+			v := r.Version + " (" + r.Health() + ")"
 			if r.Version == h.State.Current {
 				v += " *"
 			}
@@ -90,31 +87,21 @@ func printStatus(s Streams, st *workflows.StatusResult) {
 	}
 }
 
-// defaultRollbackTarget: the newest release older than current that is
-// not marked failed, the same on every host.
+// defaultRollbackTarget: on every host, the newest good release other
+// than current, by when it was last made current (commands.State.
+// PreviousGood, the one rule); the hosts must agree.
 func defaultRollbackTarget(st *workflows.StatusResult) (string, error) {
 	if len(st.Errors) > 0 {
 		return "", fmt.Errorf("cannot choose a rollback target: %s", strings.Join(st.Errors, "; "))
 	}
 	target := ""
 	for _, h := range st.Hosts {
-		t := ""
-		older := h.State.Current == ""
-		for _, r := range h.State.Releases { // newest first
-			if r.Version == h.State.Current {
-				older = true
-				continue
-			}
-			if older && !r.Failed {
-				t = r.Version
-				break
-			}
-		}
+		t := h.State.PreviousGood()
 		if t == "" {
-			return "", Usagef("host %s has no release older than %q that is not marked failed: nothing to roll back to", h.Target.Label(), h.State.Current)
+			return "", fmt.Errorf("host %s has no good release besides current %q (only a release that passed its running check is rolled back to): nothing to roll back to; name one with --to", h.Target.Label(), h.State.Current)
 		}
 		if target != "" && t != target {
-			return "", Usagef("hosts disagree on the rollback target (%s vs %s): name one with --to", target, t)
+			return "", fmt.Errorf("hosts disagree on the rollback target (%s vs %s): name one with --to", target, t)
 		}
 		target = t
 	}
