@@ -145,14 +145,15 @@ func loadSpec(c *ucli.Context) (*config.Spec, error) {
 }
 
 // registerAttributesHint is the command that adds hoist's search
-// attributes to namespace ns of the Temporal at addr.
+// attributes to namespace ns of the Temporal at addr: one create per
+// attribute, since the temporal CLI given several names adds none when
+// one of them exists already (a namespace from before HoistEnvironment).
 func registerAttributesHint(addr, ns string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "temporal operator search-attribute create --address %s --namespace %s", addr, ns)
+	var cmds []string
 	for _, name := range workflows.SearchAttributeNames {
-		fmt.Fprintf(&b, " --name %s --type Keyword", name)
+		cmds = append(cmds, fmt.Sprintf("temporal operator search-attribute create --address %s --namespace %s --name %s --type Keyword", addr, ns, name))
 	}
-	return b.String()
+	return strings.Join(cmds, " && ")
 }
 
 // startAndFollow starts the deploy workflow under the lock of the

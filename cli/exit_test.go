@@ -237,3 +237,15 @@ func wantContains(t *testing.T, s string, parts ...string) {
 		}
 	}
 }
+
+// The warning of a namespace without hoist's search attributes gives the
+// command that registers them, in that namespace.
+func TestRegisterAttributesHint(t *testing.T) {
+	got := registerAttributesHint("temporal.example:7233", "prod")
+	want := "temporal operator search-attribute create --address temporal.example:7233 --namespace prod --name HoistService --type Keyword && " +
+		"temporal operator search-attribute create --address temporal.example:7233 --namespace prod --name HoistEnvironment --type Keyword && " +
+		"temporal operator search-attribute create --address temporal.example:7233 --namespace prod --name HoistVersion --type Keyword"
+	if got != want {
+		t.Fatalf("hint:\n got %s\nwant %s", got, want)
+	}
+}
