@@ -293,6 +293,9 @@ func (u *uploader) writeFile(local, remote string, perm fs.FileMode, size int64)
 		// read-only mode must not stop the write.
 		err = dst.Chmod(perm)
 	}
+	if err == nil {
+		err = durable(dst)
+	}
 	if cerr := dst.Close(); err == nil {
 		err = cerr
 	}
@@ -310,6 +313,9 @@ func (u *uploader) writeBytes(remote string, data []byte, perm fs.FileMode) (int
 	n, err := dst.Write(data)
 	if err == nil {
 		err = dst.Chmod(perm)
+	}
+	if err == nil {
+		err = durable(dst)
 	}
 	if cerr := dst.Close(); err == nil {
 		err = cerr
@@ -345,4 +351,18 @@ func (u *uploader) removeTree(p string) error {
 		}
 	}
 	return u.sftp.RemoveDirectory(p)
+}
+
+// durable fsyncs an uploaded file on the host (OpenSSH's fsync@openssh.com)
+// before the tree is renamed into place: after a power loss the digest,
+// written and synced last, must never vouch for a truncated file. On a
+// journaling file system the rename commits after the creates before it.
+// A server without the extension (not OpenSSH) gets the old behaviour.
+func durable(f *sftp.File) error {
+	err := f.Sync()
+	var unsupported *sftp.StatusError
+	if errors.As(err, &unsupported) && unsupported.FxCode() == sftp.ErrSSHFxOpUnsupported {
+		return nil
+	}
+	return err
 }
