@@ -16,6 +16,7 @@ import (
 
 	"github.com/hoist-dev/hoist/commands"
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/registrycreds"
 	"github.com/hoist-dev/hoist/remote"
 	"github.com/hoist-dev/hoist/sshexec"
 )
@@ -31,8 +32,11 @@ type Runner interface {
 // environment themselves.
 type Activities struct {
 	SSH Runner
-	// Getenv reads the worker's own environment, where registry passwords
-	// named by password_env live.
+	// Registries are the worker's registry credentials, by server: the
+	// only ones a host is ever logged in with. nil holds none.
+	Registries *registrycreds.Store
+	// Getenv reads the worker's own environment, where a credential's
+	// password_env is looked up.
 	Getenv func(string) string
 	// ECR fetches registry credentials from AWS; nil disables ECR.
 	ECR ECRTokens

@@ -145,48 +145,6 @@ func TestSyncConflictIsPermanent(t *testing.T) {
 	}
 }
 
-func TestRegistryPasswordOnlyOnStdin(t *testing.T) {
-	f := newFake(t)
-	login := commands.RegistryLogin("reg:5000", "ci", []byte("s3cret-pw"))
-	f.on(login, reply{})
-	acts := &Activities{SSH: f, Getenv: func(k string) string {
-		if k == "REG_PW" {
-			return "s3cret-pw"
-		}
-		return ""
-	}}
-	in := LoginInput{Target: target, Registry: config.Registry{Type: "basic", Server: "reg:5000", Username: "ci", PasswordEnv: "REG_PW"}}
-	res, err := acts.RegistryLogin(context.Background(), in)
-	if err != nil || res.Server != "reg:5000" {
-		t.Fatalf("login: %+v %v", res, err)
-	}
-	ran := f.ran[0]
-	if string(ran.Stdin) != "s3cret-pw" || strings.Contains(ran.String(), "s3cret") || strings.Contains(fmt.Sprint(res), "s3cret") {
-		t.Fatalf("password leaked: argv %q result %+v", ran.String(), res)
-	}
-	in.Registry.PasswordEnv = "UNSET"
-	_, err = acts.RegistryLogin(context.Background(), in)
-	if got := appErrType(err); got != ErrRegistry+" (non-retryable)" || !strings.Contains(err.Error(), "UNSET") {
-		t.Fatalf("missing password: %s %v", got, err)
-	}
-}
-
-type fakeECR struct{ user, pass, server string }
-
-func (e fakeECR) Login(context.Context, string) (string, string, string, error) {
-	return e.user, e.pass, e.server, nil
-}
-
-func TestRegistryLoginECR(t *testing.T) {
-	f := newFake(t)
-	f.on(commands.RegistryLogin("123.dkr.ecr.us-west-2.amazonaws.com", "AWS", []byte("tok")), reply{})
-	acts := &Activities{SSH: f, ECR: fakeECR{"AWS", "tok", "123.dkr.ecr.us-west-2.amazonaws.com"}}
-	in := LoginInput{Target: target, Registry: config.Registry{Type: "ecr", Region: "us-west-2"}}
-	if _, err := acts.RegistryLogin(context.Background(), in); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func inspectLine(id, name string, restarts int, created, status string, health string) string {
 	h := ""
 	if health != "" {

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"os/user"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -16,6 +18,7 @@ import (
 	"go.temporal.io/sdk/log"
 
 	"github.com/hoist-dev/hoist/activities"
+	"github.com/hoist-dev/hoist/registrycreds"
 	"github.com/hoist-dev/hoist/sshexec"
 	"github.com/hoist-dev/hoist/worker"
 )
@@ -28,7 +31,8 @@ func workerCommand(s Streams) *ucli.Command {
 		Flags: []ucli.Flag{
 			&ucli.StringSliceFlag{Name: "ssh-key", Usage: "private key file offered to hosts (repeatable); ssh-agent keys are used too when SSH_AUTH_SOCK is set", EnvVars: []string{"HOIST_SSH_KEY"}},
 			&ucli.StringFlag{Name: "known-hosts", Usage: "known_hosts file host keys are verified against", EnvVars: []string{"HOIST_KNOWN_HOSTS"}, Value: filepath.Join(home, ".ssh", "known_hosts")},
-			&ucli.StringFlag{Name: "ssh-config", Usage: "OpenSSH client config for host aliases, users, ports, keys and ProxyJump", EnvVars: []string{"HOIST_SSH_CONFIG"}},
+			&ucli.StringFlag{Name: "ssh-config", Usage: "OpenSSH client config for host aliases, users, ports, keys and ProxyJump (default ~/.ssh/config when it exists, as for ssh; none: read none)", EnvVars: []string{"HOIST_SSH_CONFIG"}},
+			&ucli.StringFlag{Name: "registry-credentials", Usage: "YAML file of the registry credentials hosts log in with, by server: SERVER: {username, password_file | password_env} or SERVER: {ecr: {region}}; a deploy naming a server not in it is refused", EnvVars: []string{"HOIST_REGISTRY_CREDENTIALS"}},
 			&ucli.StringFlag{Name: "host-key-policy", Usage: "strict: refuse hosts not in known_hosts; accept-new: record a new host's key (a changed key is always refused)", EnvVars: []string{"HOIST_HOST_KEY_POLICY"}, Value: "strict"},
 			&ucli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", EnvVars: []string{"HOIST_LOG_LEVEL"}, Value: "info"},
 		},
@@ -62,10 +66,13 @@ func workerCommand(s Streams) *ucli.Command {
 					return Usagef("--ssh-key: %v", err)
 				}
 			}
-			if cfgFile := c.String("ssh-config"); cfgFile != "" {
-				if _, err := os.Stat(cfgFile); err != nil {
-					return Usagef("--ssh-config: %v", err)
-				}
+			sshConfig, err := sshexec.SSHConfigFile(c.String("ssh-config"), home)
+			if err != nil {
+				return Usagef("--ssh-config: %v", err)
+			}
+			registries, err := loadRegistryCredentials(c.String("registry-credentials"), logger)
+			if err != nil {
+				return err
 			}
 			localUser := ""
 			if u, err := user.Current(); err == nil {
@@ -76,7 +83,7 @@ func workerCommand(s Streams) *ucli.Command {
 				IdentityFiles:  c.StringSlice("ssh-key"),
 				KnownHostsFile: c.String("known-hosts"),
 				HostKeyPolicy:  policy,
-				SSHConfigFile:  c.String("ssh-config"),
+				SSHConfigFile:  sshConfig,
 				HomeDir:        home,
 				AgentSocket:    os.Getenv("SSH_AUTH_SOCK"),
 				Logger:         logger.With("component", "ssh"),
@@ -86,9 +93,10 @@ func workerCommand(s Streams) *ucli.Command {
 			}
 			defer ssh.Close()
 			acts := &activities.Activities{
-				SSH:    ssh,
-				Getenv: os.Getenv,
-				ECR:    activities.ECRClient{New: newECRClient},
+				SSH:        ssh,
+				Registries: registries,
+				Getenv:     os.Getenv,
+				ECR:        activities.ECRClient{New: newECRClient},
 			}
 			cl, err := client.Dial(opts)
 			if err != nil {
@@ -96,17 +104,50 @@ func workerCommand(s Streams) *ucli.Command {
 			}
 			defer cl.Close()
 			w := worker.New(cl, c.String(flagTaskQueue), acts)
-			logger.Info("hoist worker started", "temporal", c.String(flagTemporalAddress), "namespace", c.String(flagNamespace), "task_queue", c.String(flagTaskQueue), "payload_keys", payloadKeys)
-			return w.Run(interruptOn(c.Context))
+			logger.Info("hoist worker started", "temporal", c.String(flagTemporalAddress), "namespace", c.String(flagNamespace), "task_queue", c.String(flagTaskQueue), "payload_keys", payloadKeys,
+				"ssh_config", sshConfig, "registries", strings.Join(registries.Servers(), ","))
+			return w.Run(interruptOn(c.Context, logger))
 		},
 	}
 }
 
 // interruptOn stops the worker when ctx ends (SIGINT/SIGTERM in main).
-func interruptOn(ctx context.Context) <-chan any {
+// The worker then stops taking tasks and lets running steps finish for up
+// to worker.StopTimeout; a second signal ends it at once.
+func interruptOn(ctx context.Context, logger *slog.Logger) <-chan any {
+	again := make(chan os.Signal, 2)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
 	ch := make(chan any, 1)
-	go func() { <-ctx.Done(); ch <- struct{}{} }()
+	go func() {
+		<-ctx.Done()
+		logger.Info("stopping: no new steps are taken; running ones get up to " + worker.StopTimeout.String() + " to finish (signal again to stop at once)")
+		ch <- struct{}{}
+		<-again // the signal that ended ctx
+		<-again
+		logger.Warn("second signal: stopping now; steps still running are cut off and retried by another worker")
+		os.Exit(130) // killed by a signal, as a shell reports it
+	}()
 	return ch
+}
+
+// loadRegistryCredentials reads the worker's registry credentials file
+// and checks every password source in it now, not at a deploy's login.
+func loadRegistryCredentials(path string, logger *slog.Logger) (*registrycreds.Store, error) {
+	if path == "" {
+		logger.Info("no --registry-credentials: deploys whose hoist.yml names a registry server are refused")
+		return nil, nil
+	}
+	store, err := registrycreds.Load(path)
+	if err != nil {
+		return nil, Usagef("--registry-credentials: %v", err)
+	}
+	if err := store.Verify(os.Getenv); err != nil {
+		return nil, Usagef("--registry-credentials: %v", err)
+	}
+	for _, w := range store.Warnings() {
+		logger.Warn(w)
+	}
+	return store, nil
 }
 
 // newECRClient builds an ECR client from the SDK's default chain

@@ -23,20 +23,20 @@ func TestBuilders(t *testing.T) {
 		{"locked", l.Locked(l.SwitchCurrent("v2")).String(), `cd '/srv/my apps/web' && flock --wait 600 --conflict-exit-code 75 '/srv/my apps/web/.hoist-lock' test -d v2 && flock --wait 600 --conflict-exit-code 75 '/srv/my apps/web/.hoist-lock' ln -sfn v2 .current.tmp && flock --wait 600 --conflict-exit-code 75 '/srv/my apps/web/.hoist-lock' mv -T .current.tmp current && flock --wait 600 --conflict-exit-code 75 '/srv/my apps/web/.hoist-lock' touch -- '/srv/my apps/web/v2/.hoist-current-at'`},
 		{"clear failed", l.ClearFailed("v2").String(), `rm -f -- '/srv/my apps/web/v2/.hoist-failed'`},
 		{"remove", l.RemoveReleases("v1", "v0").String(), `rm -rf -- '/srv/my apps/web/v1' '/srv/my apps/web/v0'`},
-		{"pull", c.Pull().String(), `cd '/srv/my apps/web/20251121050000' && docker compose --project-name web pull --quiet`},
-		{"up", c.Up().String(), `cd '/srv/my apps/web/20251121050000' && date -u +%Y-%m-%dT%H:%M:%S.%NZ && docker compose --project-name web up --detach --remove-orphans`},
-		{"down", c.Down().String(), `cd '/srv/my apps/web/20251121050000' && docker compose --project-name web down --remove-orphans`},
-		{"ids", c.ContainerIDs("api", "worker").String(), `cd '/srv/my apps/web/20251121050000' && docker compose --project-name web ps --all --quiet api worker`},
-		{"stop", c.Stop().String(), `cd '/srv/my apps/web/20251121050000' && docker compose --project-name web stop`},
+		{"pull", c.Pull().String(), `cd '/srv/my apps/web/20251121050000' && docker --config '/srv/my apps/web/.docker' compose --project-name web pull --quiet`},
+		{"up", c.Up().String(), `cd '/srv/my apps/web/20251121050000' && date -u +%Y-%m-%dT%H:%M:%S.%NZ && docker --config '/srv/my apps/web/.docker' compose --project-name web up --detach --remove-orphans`},
+		{"down", c.Down().String(), `cd '/srv/my apps/web/20251121050000' && docker --config '/srv/my apps/web/.docker' compose --project-name web down --remove-orphans`},
+		{"ids", c.ContainerIDs("api", "worker").String(), `cd '/srv/my apps/web/20251121050000' && docker --config '/srv/my apps/web/.docker' compose --project-name web ps --all --quiet api worker`},
+		{"stop", c.Stop().String(), `cd '/srv/my apps/web/20251121050000' && docker --config '/srv/my apps/web/.docker' compose --project-name web stop`},
 		{"logs", ContainerLogs("abc", 5).String(), `docker logs --tail 5 abc`},
-		{"login", RegistryLogin("r.example:5000", "ci", []byte("pw")).String(), `docker login --username ci --password-stdin r.example:5000`},
+		{"login", RegistryLogin(l.DockerConfig(), "r.example:5000", "ci", []byte("pw")).String(), `docker --config '/srv/my apps/web/.docker' login --username ci --password-stdin r.example:5000`},
 	}
 	for _, tc := range cases {
 		if tc.got != tc.want {
 			t.Errorf("%s:\n got  %s\n want %s", tc.name, tc.got, tc.want)
 		}
 	}
-	login := RegistryLogin("r", "u", []byte("s3cret"))
+	login := RegistryLogin("/srv/web/.docker", "r", "u", []byte("s3cret"))
 	if string(login.Stdin) != "s3cret" || strings.Contains(login.String(), "s3cret") {
 		t.Errorf("password must travel on stdin only: %q", login.String())
 	}

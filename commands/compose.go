@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"path"
 
 	"github.com/hoist-dev/hoist/remote"
 )
@@ -18,9 +19,23 @@ type Compose struct {
 
 func (c Compose) cmd(args ...string) remote.Command {
 	dir := c.Layout.mustRelease(c.Version)
-	argv := append([]string{"docker", "compose", "--project-name", c.Project}, args...)
+	argv := append([]string{"docker", "--config", c.Layout.DockerConfig(), "compose", "--project-name", c.Project}, args...)
 	return remote.Cmd(argv...).In(dir)
 }
+
+// DockerConfigDir is the service's own Docker client config folder, in
+// remote_base. A dot-name: never taken for a release (IsVersion).
+const DockerConfigDir = ".docker"
+
+// DockerConfig is the Docker client config folder every docker command of
+// the service runs with (docker --config): its registry login lives there,
+// not in the deploy user's one ~/.docker/config.json, where concurrent
+// deploys of two services would race and each would use the other's
+// login. docker login creates it mode 0700 and config.json 0600. Docker
+// then looks for CLI plugins in it and the system-wide folders only, so
+// docker compose must be installed system-wide, as distribution and
+// Docker packages do, not under ~/.docker/cli-plugins.
+func (l Layout) DockerConfig() string { return path.Join(l.Base, DockerConfigDir) }
 
 // Pull fetches the release's images while the running release still serves.
 func (c Compose) Pull() remote.Command { return c.cmd("pull", "--quiet") }
@@ -73,9 +88,10 @@ func ProjectContainers(project string) remote.Command {
 		"--format", "{{.ID}}")
 }
 
-// RegistryLogin logs the host's docker in to server. The password travels
-// on standard input only: never in argv, where any user on the host could
-// read it from the process list.
-func RegistryLogin(server, username string, password []byte) remote.Command {
-	return remote.Cmd("docker", "login", "--username", username, "--password-stdin", server).WithStdin(password)
+// RegistryLogin logs the host's docker in to server, keeping the login in
+// dockerConfig (Layout.DockerConfig): the service's own, read by its pull
+// and up. The password travels on standard input only: never in argv,
+// where any user on the host could read it from the process list.
+func RegistryLogin(dockerConfig, server, username string, password []byte) remote.Command {
+	return remote.Cmd("docker", "--config", dockerConfig, "login", "--username", username, "--password-stdin", server).WithStdin(password)
 }

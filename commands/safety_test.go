@@ -93,7 +93,7 @@ var (
 		"ContainerLogs":     ContainerLogs("abc", 5),
 		"InspectContainers": InspectContainers("a1", "b2"),
 		"ProjectContainers": ProjectContainers("web"),
-		"RegistryLogin":     RegistryLogin("r.example:5000", "ci", []byte("pw")),
+		"RegistryLogin":     RegistryLogin("/srv/web/.docker", "r.example:5000", "ci", []byte("pw")),
 	}
 )
 

@@ -334,3 +334,19 @@ func parsePort(s string) (int, string) {
 	}
 	return p, ""
 }
+
+// The worker's registry credentials file (package registrycreds) names
+// servers, users and regions too; it applies the same rules through these,
+// so a server is judged alike wherever it is written.
+
+// CheckRegistryServer is what is wrong with a registry host[:port], or "".
+func CheckRegistryServer(v string) string { return checkServer(v) }
+
+// CheckRegistryUser is what is wrong with a registry user name, or "".
+func CheckRegistryUser(v string) string { return checkRegistryUser(v) }
+
+// CheckRegion is what is wrong with an AWS region name, or "".
+func CheckRegion(v string) string { return checkRegion(v) }
+
+// CheckEnvName is what is wrong with an environment variable name, or "".
+func CheckEnvName(v string) string { return checkEnvName(v) }

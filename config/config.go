@@ -12,17 +12,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Registry types.
+// Values of Registry.Type.
 const (
-	RegistryNone  = "none"
-	RegistryBasic = "basic"
-	RegistryECR   = "ecr"
+	RegistryNone  = "none"  // no registry login
+	RegistryLogin = "login" // log in to Registry.Server with the worker's credential for it
 )
 
 // Values of health.unhealthy.
@@ -47,8 +45,9 @@ const maxConfigBytes = 1 << 20
 var composeFiles = []string{"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}
 
 // Spec is a validated hoist.yml with defaults applied. It travels as the
-// input of the deploy workflow, so it holds no secrets: a registry password
-// is named by the environment variable the worker reads it from.
+// input of the deploy workflow, so it holds no secrets and names none: the
+// registry is named by its server only, and the worker alone decides which
+// credential, if any, goes there.
 type Spec struct {
 	Service      string   `json:"service"`
 	Environment  string   `json:"environment,omitempty"` // see EnvironmentName
@@ -104,16 +103,29 @@ func (h Host) key() string {
 	return h.User + "@" + canonicalAddress(h.Address) + ":" + strconv.Itoa(h.Port)
 }
 
-// Registry says how hosts log in to the image registry before pulling.
-// PasswordEnv is the name of the environment variable the worker reads the
-// password from, never the password.
+// Registry names the image registry the hosts log in to before pulling,
+// and nothing more. The credential for Server is configured on the worker
+// (hoist worker --registry-credentials); a spec can neither carry one nor
+// choose which of the worker's secrets is sent where, and a worker that
+// holds no credential for Server refuses the deploy before any host is
+// touched.
 type Registry struct {
-	Type        string `json:"type"` // RegistryNone, RegistryBasic or RegistryECR
-	Server      string `json:"server,omitempty"`
+	// Type is derived by Parse, never written in hoist.yml: RegistryLogin
+	// when a server is named, else RegistryNone. The workflow decides on
+	// it whether to log in.
+	Type   string `json:"type"`
+	Server string `json:"server,omitempty"` // host[:port] as docker login takes it
+
+	// Region, Username and PasswordEnv are what specs carried before
+	// credentials moved to the worker. Nothing reads them: they remain so
+	// such a spec decodes and Validate can refuse it by name.
 	Region      string `json:"region,omitempty"`
 	Username    string `json:"username,omitempty"`
 	PasswordEnv string `json:"password_env,omitempty"`
 }
+
+// LogsIn says whether hosts log in to a registry before pulling.
+func (r Registry) LogsIn() bool { return r.Server != "" || (r.Type != "" && r.Type != RegistryNone) }
 
 // Wait is the running-check window: up to Retries checks, Delay apart.
 // State is polled far more often; success needs every checked container
@@ -261,41 +273,30 @@ func (s *Spec) problems() []*Error {
 }
 
 func (r Registry) problems(p *problemList) {
-	fields := []struct{ name, value string }{
-		{"server", r.Server}, {"region", r.Region}, {"username", r.Username}, {"password_env", r.PasswordEnv},
-	}
-	unused := func(typ string, names ...string) {
-		for _, f := range fields {
-			if f.value != "" && slices.Contains(names, f.name) {
-				p.add("registry."+f.name, fmt.Sprintf("is not used with registry type %s", typ))
-			}
+	for _, f := range []struct{ name, value string }{
+		{"region", r.Region}, {"username", r.Username}, {"password_env", r.PasswordEnv},
+	} {
+		if f.value != "" {
+			p.add("registry."+f.name, workerCredentials)
 		}
 	}
 	switch r.Type {
-	case "":
-		for _, f := range fields {
-			if f.value != "" {
-				p.add("registry.type", "is required when other registry fields are set: none, basic or ecr")
-				return
-			}
-		}
-	case RegistryNone:
-		unused(RegistryNone, "server", "region", "username", "password_env")
-	case RegistryBasic:
-		p.add("registry.server", checkServer(r.Server))
-		p.add("registry.username", checkRegistryUser(r.Username))
-		p.add("registry.password_env", checkEnvName(r.PasswordEnv))
-		unused(RegistryBasic, "region")
-	case RegistryECR:
-		p.add("registry.region", checkRegion(r.Region))
+	case "", RegistryNone:
 		if r.Server != "" {
-			p.add("registry.server", checkServer(r.Server))
+			p.add("registry.type", fmt.Sprintf("must be %s when registry.server is set, got %q", RegistryLogin, r.Type))
 		}
-		unused(RegistryECR, "username", "password_env")
+	case RegistryLogin:
+		p.add("registry.server", checkServer(r.Server))
 	default:
-		p.add("registry.type", fmt.Sprintf("must be none, basic or ecr, got %q", r.Type))
+		p.add("registry.type", fmt.Sprintf("must be %s or %s, got %q: %s", RegistryNone, RegistryLogin, r.Type, workerCredentials))
 	}
 }
+
+// workerCredentials is what a spec that tries to choose a registry
+// credential is told.
+const workerCredentials = "is no longer part of the deploy spec: registry credentials now live on the worker " +
+	"(hoist worker --registry-credentials FILE), and hoist.yml names only the server, as registry: {server: HOST[:PORT]}; " +
+	"leave registry out when the images need no login"
 
 type problemList []*Error
 

@@ -57,8 +57,6 @@ hosts:
   - {address: app.example.com, port: 2200, user: ops, name: app-1}
 ssh: { user: deploy, port: 22 }
 registry:
-  type: ecr
-  region: us-west-2
   server: 912951144733.dkr.ecr.us-west-2.amazonaws.com
 wait: { retries: 10, delay: 2s }
 health: { unhealthy: rollback }
@@ -85,7 +83,7 @@ func TestParseFull(t *testing.T) {
 			{Address: "::1", User: "ops", Port: 22},
 			{Name: "app-1", Address: "app.example.com", User: "ops", Port: 2200},
 		},
-		Registry:     Registry{Type: RegistryECR, Region: "us-west-2", Server: "912951144733.dkr.ecr.us-west-2.amazonaws.com"},
+		Registry:     Registry{Type: RegistryLogin, Server: "912951144733.dkr.ecr.us-west-2.amazonaws.com"},
 		Wait:         Wait{Retries: 10, Delay: 2 * time.Second, Stable: time.Second},
 		Health:       Health{Unhealthy: HealthRollback},
 		KeepReleases: 5,
@@ -161,14 +159,10 @@ func TestParseOtherForms(t *testing.T) {
 		name, yaml string
 		check      func(*Spec) bool
 	}{
-		{"basic registry", head + "hosts: [h]\nregistry: {type: basic, server: 'registry.example.com:5000', username: ci, password_env: REGISTRY_PASSWORD}\n",
+		{"registry server", head + "hosts: [h]\nregistry: {server: 'registry.example.com:5000'}\n",
 			func(s *Spec) bool {
-				return s.Registry == Registry{Type: RegistryBasic, Server: "registry.example.com:5000", Username: "ci", PasswordEnv: "REGISTRY_PASSWORD"}
+				return s.Registry == Registry{Type: RegistryLogin, Server: "registry.example.com:5000"}
 			}},
-		{"ecr without server", head + "hosts: [h]\nregistry: {type: ecr, region: eu-central-1}\n",
-			func(s *Spec) bool { return s.Registry == Registry{Type: RegistryECR, Region: "eu-central-1"} }},
-		{"explicit none", head + "hosts: [h]\nregistry: {type: none}\n",
-			func(s *Spec) bool { return s.Registry.Type == RegistryNone }},
 		{"ssh defaults only fill gaps", head + "ssh: {user: deploy, port: 2222}\nhosts: [root@a, 'b:22', {address: c, user: x, port: 23}]\n",
 			func(s *Spec) bool {
 				return reflect.DeepEqual(s.Hosts, []Host{{Address: "a", User: "root", Port: 2222}, {Address: "b", User: "deploy", Port: 22}, {Address: "c", User: "x", Port: 23}})
@@ -275,7 +269,7 @@ var malformed = []badCase{
 	{"unknown top key", base + "servces: [web]\n", `unknown key "servces" (did you mean "services"?)`, 6},
 	{"unknown wait key", base + "wait: {retry: 3}\n", `wait: unknown key "retry"`, 6},
 	{"unknown ssh key", base + "ssh:\n  username: deploy\n", `ssh: unknown key "username"`, 7},
-	{"unknown registry key", base + "registry:\n  type: basic\n  passwd: x\n", `registry: unknown key "passwd"`, 8},
+	{"unknown registry key", base + "registry:\n  server: r.example.com\n  passwd: x\n", `registry: unknown key "passwd"`, 8},
 	{"unknown health key", base + "health: {unhealty: warn}\n", `health: unknown key "unhealty"`, 6},
 	{"unknown host key", host("{address: h, prot: 22}"), `hosts[0]: unknown key "prot"`, 4},
 	{"repeated key", base + "service: other\n", "service: is set twice (first on line 1)", 6},
@@ -379,21 +373,14 @@ var malformed = []badCase{
 	{"unhealthy maybe", base + "health: {unhealthy: maybe}\n", "health.unhealthy", 6},
 
 	// registry
-	{"registry gcr", base + "registry: {type: gcr}\n", `registry.type: must be none, basic or ecr, got "gcr"`, 6},
-	{"basic without password_env", base + "registry:\n  type: basic\n  server: r.example.com\n  username: ci\n", "registry.password_env: is required", 6},
-	{"basic password_env A-B", base + "registry: {type: basic, server: r.example.com, username: ci, password_env: A-B}\n", "registry.password_env", 6},
-	{"basic password as env", base + "registry: {type: basic, server: r.example.com, username: ci, password_env: 'hunter2!'}\n", "registry.password_env", 6},
-	{"basic without server", base + "registry: {type: basic, username: ci, password_env: P}\n", "registry.server: is required", 6},
-	{"basic without username", base + "registry: {type: basic, server: r.example.com, password_env: P}\n", "registry.username: is required", 6},
-	{"basic username with space", base + "registry: {type: basic, server: r.example.com, username: 'c i', password_env: P}\n", "registry.username", 6},
-	{"basic with region", base + "registry: {type: basic, server: r.example.com, username: ci, password_env: P, region: us-east-1}\n", "registry.region", 6},
-	{"server with scheme", base + "registry: {type: basic, server: 'https://r.example.com', username: ci, password_env: P}\n", "registry.server", 6},
-	{"server bad port", base + "registry: {type: basic, server: 'r.example.com:0', username: ci, password_env: P}\n", "registry.server", 6},
-	{"ecr without region", base + "registry: {type: ecr}\n", "registry.region: is required", 6},
-	{"ecr bad region", base + "registry:\n  type: ecr\n  region: us-west\n", "registry.region", 8},
-	{"ecr with username", base + "registry: {type: ecr, region: us-west-2, username: AWS}\n", "registry.username", 6},
-	{"fields without type", base + "registry: {server: r.example.com}\n", "registry.type: is required", 6},
-	{"none with server", base + "registry: {type: none, server: r.example.com}\n", "registry.server", 6},
+	{"registry type", base + "registry: {type: basic, server: r.example.com}\n", "registry.type: is no longer part of the deploy spec", 6},
+	{"registry password_env", base + "registry:\n  server: r.example.com\n  password_env: HOIST_CODEC_KEYS\n", "registry.password_env: is no longer part of the deploy spec", 8},
+	{"registry username", base + "registry: {server: r.example.com, username: ci}\n", "registry.username: is no longer part", 6},
+	{"registry region", base + "registry:\n  region: us-west-2\n", "registry.region: is no longer part", 7},
+	{"registry without server", base + "registry: {}\n", "registry.server: is required", 6},
+	{"server with scheme", base + "registry: {server: 'https://r.example.com'}\n", "registry.server", 6},
+	{"server bad port", base + "registry: {server: 'r.example.com:0'}\n", "registry.server", 6},
+	{"server is a list", base + "registry: {server: [a]}\n", "registry.server: must be a string", 6},
 
 	// keep_releases
 	{"keep_releases 0", base + "keep_releases: 0\n", "keep_releases", 6},
@@ -454,7 +441,7 @@ func TestParseMalformed(t *testing.T) {
 
 // All problems are reported together, in line order.
 func TestParseCollectsAll(t *testing.T) {
-	cfg := "service: App\nremote_base: srv\nfiles: ./nope\nhosts: ['a;b', 'h:0']\nwait: {retries: 0, delay: 1h}\nhealth: {unhealthy: maybe}\nkeep_releases: 0\nregistry: {type: gcr}\nbogus: 1\n"
+	cfg := "service: App\nremote_base: srv\nfiles: ./nope\nhosts: ['a;b', 'h:0']\nwait: {retries: 0, delay: 1h}\nhealth: {unhealthy: maybe}\nkeep_releases: 0\nregistry: {server: 'a b'}\nbogus: 1\n"
 	_, err := Parse([]byte(cfg), "hoist.yml", fixture(t))
 	problems := Problems(err)
 	var fields []string
@@ -466,7 +453,7 @@ func TestParseCollectsAll(t *testing.T) {
 		}
 		lastLine = p.Line
 	}
-	want := []string{"service", "remote_base", "files", "hosts[1].port", "hosts[0].address", "wait.retries", "wait.delay", "health.unhealthy", "keep_releases", "registry.type", ""}
+	want := []string{"service", "remote_base", "files", "hosts[1].port", "hosts[0].address", "wait.retries", "wait.delay", "health.unhealthy", "keep_releases", "registry.server", ""}
 	if !reflect.DeepEqual(fields, want) {
 		t.Fatalf("fields %q\nwant   %q\n%v", fields, want, err)
 	}

@@ -20,10 +20,14 @@ var (
 	topKeys      = []string{"service", "environment", "remote_base", "files", "services", "hosts", "ssh", "registry", "wait", "health", "keep_releases"}
 	hostKeys     = []string{"address", "port", "user", "name"}
 	sshKeys      = []string{"user", "port"}
-	registryKeys = []string{"type", "server", "region", "username", "password_env"}
+	registryKeys = []string{"server"}
 	waitKeys     = []string{"retries", "delay", "stable"}
 	healthKeys   = []string{"unhealthy"}
 )
+
+// credentialKeys chose a registry credential before credentials moved to
+// the worker; each is refused by name, saying where they live now.
+var credentialKeys = []string{"type", "username", "password_env", "password", "region"}
 
 var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
@@ -261,19 +265,16 @@ func (d *decoder) ssh(n *yaml.Node) (user string, port int) {
 
 func (d *decoder) registry(n *yaml.Node) Registry {
 	var r Registry
-	d.fields(n, "registry", registryKeys, func(k string, v *yaml.Node) {
-		val, _ := d.str(v, child("registry", k))
-		switch k {
-		case "type":
-			r.Type = val
-		case "server":
-			r.Server = val
-		case "region":
-			r.Region = val
-		case "username":
-			r.Username = val
-		case "password_env":
-			r.PasswordEnv = val
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Kind == yaml.ScalarNode && slices.Contains(credentialKeys, k.Value) {
+				d.fail(k, "registry."+k.Value, "%s", workerCredentials)
+			}
+		}
+	}
+	d.fields(n, "registry", append(slices.Clip(registryKeys), credentialKeys...), func(k string, v *yaml.Node) {
+		if k == "server" {
+			r.Server, _ = d.str(v, "registry.server")
 		}
 	})
 	return r
@@ -314,8 +315,11 @@ func (d *decoder) applyDefaults(s *Spec) {
 	if !d.given["keep_releases"] {
 		s.KeepReleases = DefaultKeepReleases
 	}
-	if s.Registry == (Registry{}) && !d.given["registry.type"] {
-		s.Registry.Type = RegistryNone
+	// A registry block means a login, so one without a server is reported
+	// as such.
+	s.Registry.Type = RegistryNone
+	if d.given["registry"] {
+		s.Registry.Type = RegistryLogin
 	}
 }
 
