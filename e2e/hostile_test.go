@@ -84,9 +84,6 @@ func TestHostileInputTouchesNothing(t *testing.T) {
 	q := strconv.Quote // Go's quoting is valid YAML double-quoted style
 	base, name := s.base, s.name
 	long := strings.Repeat("v", 65)
-	basic := func(fields string) string {
-		return plus("registry: {type: basic, " + fields + "}\n")
-	}
 
 	cases := []hostile{
 		// YAML itself.
@@ -122,8 +119,8 @@ func TestHostileInputTouchesNothing(t *testing.T) {
 			want: []string{`%CFG%:5: hosts[0]: unknown key "proxy_command"`}},
 		{name: "unknown wait key", yml: line(7, "wait: {retries: 5, delay: 1s, command: id}"),
 			want: []string{`%CFG%:7: wait: unknown key "command"`}},
-		{name: "registry password inline", yml: plus(fmt.Sprintf("registry:\n  type: basic\n  server: %s\n  username: hoist\n  password: hunter2-hostile\n", suite.env.AuthRegistry)),
-			want: []string{`%CFG%:12: registry: unknown key "password"`, "registry.password_env: is required"},
+		{name: "registry password inline", yml: plus(fmt.Sprintf("registry:\n  server: %s\n  username: hoist\n  password: hunter2-hostile\n", suite.env.AuthRegistry)),
+			want: []string{"%CFG%:10: registry.username: " + workerCredentialsMsg, "%CFG%:11: registry.password: " + workerCredentialsMsg},
 			not:  []string{"hunter2-hostile"}},
 
 		// Wrong types.
@@ -320,21 +317,22 @@ func TestHostileInputTouchesNothing(t *testing.T) {
 		{name: "unhealthy unknown", yml: plus("health: {unhealthy: ignore}\n"),
 			want: []string{`%CFG%:8: health.unhealthy: must be warn or rollback, got "ignore"`}},
 
-		// registry: the login the hosts run before pulling.
-		{name: "registry type unknown", yml: plus("registry: {type: gcr}\n"), also: []string{"status"},
-			want: []string{`%CFG%:8: registry.type: must be none, basic or ecr, got "gcr"`}},
-		{name: "registry password_env holds a password", yml: basic(fmt.Sprintf("server: %s, username: hoist, password_env: 'hunter2!'", suite.env.AuthRegistry)),
-			want: []string{"%CFG%:8: registry.password_env: must be the name of an environment variable"}},
-		{name: "registry server with scheme", yml: basic(fmt.Sprintf("server: 'https://%s', username: hoist, password_env: %s", suite.env.AuthRegistry, registryPasswordEnv)),
+		// registry: hoist.yml names the server, never a credential: those
+		// live on the worker (issue 8 §2).
+		{name: "registry password_env names a worker secret", yml: plus("registry: {server: 'evil.example:5000', username: x, password_env: HOIST_CODEC_KEYS}\n"), also: []string{"status"},
+			want: []string{"%CFG%:8: registry.password_env: " + workerCredentialsMsg, "%CFG%:8: registry.username: "}},
+		{name: "registry type", yml: plus("registry: {type: basic, server: " + suite.env.AuthRegistry + "}\n"),
+			want: []string{"%CFG%:8: registry.type: " + workerCredentialsMsg}},
+		{name: "registry ecr region", yml: plus("registry:\n  server: 123.dkr.ecr.us-west-2.amazonaws.com\n  region: us-west-2\n"),
+			want: []string{"%CFG%:10: registry.region: " + workerCredentialsMsg}},
+		{name: "registry without server", yml: plus("registry: {}\n"),
+			want: []string{"%CFG%:8: registry.server: is required"}},
+		{name: "registry server with scheme", yml: plus(fmt.Sprintf("registry: {server: 'https://%s'}\n", suite.env.AuthRegistry)),
 			want: []string{"%CFG%:8: registry.server: must be a registry host[:port] without a scheme or path"}},
-		{name: "registry server with $(", yml: basic(fmt.Sprintf("server: '$(id)', username: hoist, password_env: %s", registryPasswordEnv)),
+		{name: "registry server with $(", yml: plus("registry: {server: '$(id)'}\n"),
 			want: []string{"%CFG%:8: registry.server: must be a registry host[:port]"}},
-		{name: "registry username with newline", yml: basic(fmt.Sprintf("server: %s, username: %s, password_env: %s", suite.env.AuthRegistry, q("hoist\nx"), registryPasswordEnv)),
-			want: []string{"%CFG%:8: registry.username: must be printable ASCII without spaces"}},
-		{name: "registry ecr region with ;", yml: plus("registry: {type: ecr, region: 'us-west-2;id'}\n"),
-			want: []string{"%CFG%:8: registry.region: must be an AWS region like us-west-2"}},
-		{name: "registry fields without type", yml: plus("registry: {server: " + suite.env.AuthRegistry + "}\n"),
-			want: []string{"%CFG%:8: registry.type: is required when other registry fields are set"}},
+		{name: "registry server with newline", yml: plus("registry: {server: " + q(suite.env.AuthRegistry+"\nx") + "}\n"),
+			want: []string{"%CFG%:8: registry.server: must be a registry host[:port]"}},
 
 		// Everything wrong at once: every problem is named, in line order.
 		{name: "every field wrong", also: []string{"rollback", "status"},

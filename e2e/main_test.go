@@ -33,7 +33,8 @@ var suite struct {
 }
 
 // registryPasswordEnv is the variable the package worker holds the auth
-// registry password in; hoist.yml names it with password_env.
+// registry password in; its --registry-credentials file names it with
+// password_env (hoist.yml names only the server).
 const registryPasswordEnv = "E2E_REGISTRY_PASSWORD"
 
 // defaultParallel is how many tests run at once unless -parallel says
@@ -97,7 +98,11 @@ func runSuite(m *testing.M) int {
 	suite.tmp = tmp
 	suite.queue = fmt.Sprintf("e2e-%d", os.Getpid())
 	suite.workerLog = filepath.Join(tmp, "worker.log")
-	w, err := startWorker(suite.queue, suite.workerLog, []string{registryPasswordEnv + "=" + pw})
+	creds, err := packageCredentials(tmp)
+	if err != nil {
+		return fail("%v", err)
+	}
+	w, err := startWorker(suite.queue, suite.workerLog, []string{registryPasswordEnv + "=" + pw, "HOIST_REGISTRY_CREDENTIALS=" + creds})
 	if err != nil {
 		return fail("%v", err)
 	}

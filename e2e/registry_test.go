@@ -13,21 +13,60 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hoist-dev/hoist/remote"
 )
 
-// Case 11: a basic-auth registry. The password lives only in the worker's
-// environment; the deploy works, so docker login and the authenticated
-// pull really happened on the host.
+// Published ports of this file's services, in a range of their own.
+const (
+	portRegistryNoCred      = 18240
+	portRegistryECRMismatch = 18241
+	portRegistryAttack      = 18242
+	portSSHAlias            = 18243
+)
+
+// workerCredentialsMsg is what hoist.yml is told about a key that once
+// chose a registry credential.
+const workerCredentialsMsg = "is no longer part of the deploy spec: registry credentials now live on the worker (hoist worker --registry-credentials FILE)"
+
+// registryCredentials writes a worker's --registry-credentials file into
+// dir and returns its path.
+func registryCredentials(t testing.TB, dir, yml string) string {
+	t.Helper()
+	p := filepath.Join(dir, "registry-credentials.yml")
+	if err := os.WriteFile(p, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// packageCredentials is the package worker's credentials file: the auth
+// registry, its password in the worker's environment.
+func packageCredentials(dir string) (string, error) {
+	p := filepath.Join(dir, "registry-credentials.yml")
+	yml := fmt.Sprintf("%q: {username: %s, password_env: %s}\n", suite.env.AuthRegistry, suite.env.AuthUser, registryPasswordEnv)
+	return p, os.WriteFile(p, []byte(yml), 0o600)
+}
+
+// registrySpec is the hoist.yml block that names the registry: its server,
+// and nothing else.
+func registrySpec(server string) string { return fmt.Sprintf("registry: {server: %q}\n", server) }
+
+// Case 11: a basic-auth registry. The credential lives only on the worker
+// (its --registry-credentials file names the server and the variable the
+// password is in); hoist.yml names the server. The deploy works, so docker
+// login and the authenticated pull really happened on the host, into the
+// service's own Docker config.
 func TestRegistryBasicAuth(t *testing.T) {
 	t.Parallel()
 	const host = 2
 	s := newService(t, "regbasic", portRegistryBasic, host)
-	s.extra = fmt.Sprintf("registry: {type: basic, server: %q, username: %s, password_env: %s}\n",
-		suite.env.AuthRegistry, suite.env.AuthUser, registryPasswordEnv)
+	s.extra = registrySpec(suite.env.AuthRegistry)
 	requireLoggedOut(t, host)
 
 	ps := samplePS(t, host)
@@ -37,7 +76,7 @@ func TestRegistryBasicAuth(t *testing.T) {
 
 	s.wantState("v1", suite.env.AuthImage("v1"), "v1")
 	s.wantServes("v1")
-	wantLoggedIn(t, host)
+	s.wantLoggedIn(host)
 
 	secrets := map[string]string{"the registry password": suite.password}
 	wantNoSecret(t, "the deploy's workflow history", s.deployHistory().raw, secrets)
@@ -50,13 +89,16 @@ func TestRegistryBasicAuth(t *testing.T) {
 }
 
 // Case 11: ECR. A fake ECR endpoint answers GetAuthorizationToken with a
-// login for the basic-auth registry; a worker of this test's own uses it.
+// login for the basic-auth registry, its ProxyEndpoint that registry; a
+// worker of this test's own holds an ecr credential for it.
 func TestRegistryECR(t *testing.T) {
 	t.Parallel()
 	const host = 2 // shared with the basic-auth test: requireLoggedOut takes turns
 	token := base64.StdEncoding.EncodeToString([]byte(suite.env.AuthUser + ":" + suite.password))
 	ecr := newFakeECR(t, token, "http://"+suite.env.AuthRegistry)
+	creds := registryCredentials(t, t.TempDir(), fmt.Sprintf("%q: {ecr: {region: us-west-2}}\n", suite.env.AuthRegistry))
 	queue, workerLog := startTestWorker(t, "ecr", []string{
+		"HOIST_REGISTRY_CREDENTIALS=" + creds,
 		"AWS_ENDPOINT_URL_ECR=" + ecr.URL,
 		"AWS_ACCESS_KEY_ID=AKIAE2EFAKEFAKEFAKE0",
 		"AWS_SECRET_ACCESS_KEY=e2e-fake-secret-key",
@@ -69,7 +111,7 @@ func TestRegistryECR(t *testing.T) {
 
 	s := newService(t, "regecr", portRegistryECR, host)
 	s.queue = queue
-	s.extra = fmt.Sprintf("registry: {type: ecr, region: us-west-2, server: %q}\n", suite.env.AuthRegistry)
+	s.extra = registrySpec(suite.env.AuthRegistry)
 	requireLoggedOut(t, host)
 
 	ps := samplePS(t, host)
@@ -78,7 +120,7 @@ func TestRegistryECR(t *testing.T) {
 
 	s.wantState("v1", suite.env.AuthImage("v1"), "v1")
 	s.wantServes("v1")
-	wantLoggedIn(t, host)
+	s.wantLoggedIn(host)
 
 	calls := ecr.seen()
 	if len(calls) == 0 {
@@ -129,17 +171,85 @@ func requireLoggedOut(t *testing.T, n int) {
 }
 
 // wantLoggedIn checks that host n's docker holds a login for the auth
-// registry: the deploy ran docker login there.
-func wantLoggedIn(t *testing.T, n int) {
+// registry in the service's own Docker config (remote_base/.docker, mode
+// 0700, config.json 0600), and none in the deploy user's ~/.docker, which
+// other services share.
+func (s *service) wantLoggedIn(n int) {
+	t := s.t
 	t.Helper()
-	out := ssh(t, n, "cat ~/.docker/config.json")
+	dir := s.base + "/.docker"
+	out := ssh(t, n, fmt.Sprintf("stat -c %%a %[1]s %[1]s/config.json && cat %[1]s/config.json", remote.Quote(dir)))
+	modes, conf, _ := strings.Cut(out, "\n")
+	fileMode, conf, _ := strings.Cut(conf, "\n")
+	if modes != "700" || fileMode != "600" {
+		t.Fatalf("h%d: %s is mode %s and its config.json %s, want 700 and 600", n, dir, modes, fileMode)
+	}
 	var cfg struct{ Auths map[string]json.RawMessage }
-	if err := json.Unmarshal([]byte(out), &cfg); err != nil {
-		t.Fatalf("h%d: ~/.docker/config.json: %v", n, err)
+	if err := json.Unmarshal([]byte(conf), &cfg); err != nil {
+		t.Fatalf("h%d: %s/config.json: %v", n, dir, err)
 	}
 	if _, ok := cfg.Auths[suite.env.AuthRegistry]; !ok {
-		t.Fatalf("h%d: docker holds no login for %s after the deploy:\n%s", n, suite.env.AuthRegistry, out)
+		t.Fatalf("h%d: the service's docker config holds no login for %s after the deploy:\n%s", n, suite.env.AuthRegistry, conf)
 	}
+	if home := ssh(t, n, "cat ~/.docker/config.json 2>/dev/null || true"); strings.Contains(home, suite.env.AuthRegistry) {
+		t.Fatalf("h%d: the deploy logged the deploy user's ~/.docker/config.json in to %s, which every service shares:\n%s", n, suite.env.AuthRegistry, home)
+	}
+}
+
+// Issue 8 §2: a deploy whose hoist.yml names a registry server the worker
+// holds no credential for is refused before any host is touched, saying
+// which server and where credentials are configured; nothing is sent
+// anywhere.
+func TestRegistryServerWithoutWorkerCredential(t *testing.T) {
+	t.Parallel()
+	s := newService(t, "regnocred", portRegistryNoCred, 3)
+	const unknown = "10.77.0.1:5999"
+	s.extra = registrySpec(unknown)
+	r := s.deploy("v1", image("v1"))
+	if r.code == 0 {
+		t.Fatalf("deploy to a registry the worker holds no credential for succeeded\n%s", r)
+	}
+	wantContains(t, "the deploy's output", r.stdout+r.stderr, "this worker holds no credential for registry "+unknown)
+	if r.took > time.Minute {
+		t.Errorf("the refusal took %s", r.took)
+	}
+	s.wantNoBase()
+	h := s.deployHistory()
+	for _, a := range h.activities() {
+		if a != "CheckRegistry" {
+			t.Fatalf("the deploy ran %s after the registry check refused it: %v", a, h.activities())
+		}
+	}
+}
+
+// An ECR credential's token goes only to the registry it was issued for:
+// a worker whose ecr credential is filed under another server refuses the
+// deploy, naming both, and the token reaches no host.
+func TestRegistryECRServerMismatch(t *testing.T) {
+	t.Parallel()
+	const named = "10.77.0.1:5998"
+	token := base64.StdEncoding.EncodeToString([]byte(suite.env.AuthUser + ":" + suite.password))
+	ecr := newFakeECR(t, token, "https://"+suite.env.AuthRegistry)
+	creds := registryCredentials(t, t.TempDir(), fmt.Sprintf("%q: {ecr: {region: us-west-2}}\n", named))
+	queue, _ := startTestWorker(t, "ecr-mismatch", []string{
+		"HOIST_REGISTRY_CREDENTIALS=" + creds,
+		"AWS_ENDPOINT_URL_ECR=" + ecr.URL,
+		"AWS_ACCESS_KEY_ID=AKIAE2EFAKEFAKEFAKE0",
+		"AWS_SECRET_ACCESS_KEY=e2e-fake-secret-key",
+		"AWS_CONFIG_FILE=/dev/null",
+		"AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"AWS_EC2_METADATA_DISABLED=true",
+	})
+	s := newService(t, "regecrmis", portRegistryECRMismatch, 3)
+	s.queue = queue
+	s.extra = registrySpec(named)
+	r := s.deploy("v1", image("v1"))
+	if r.code == 0 {
+		t.Fatalf("deploy with an ECR token for another registry succeeded\n%s", r)
+	}
+	wantContains(t, "the deploy's output", r.stdout+r.stderr, named, suite.env.AuthRegistry, "ProxyEndpoint")
+	s.wantNoBase()
+	wantNoSecret(t, "the deploy's workflow history", s.deployHistory().raw, map[string]string{"the ECR token": token, "the registry password": suite.password})
 }
 
 // psSampler reads host n's process list over SSH, every 50 ms, while a

@@ -29,13 +29,15 @@ func TestSecretsNeverInHistory(t *testing.T) {
 	if err := os.WriteFile(keyFile, []byte(key.stdout), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// This worker reads the registry password from the test bed's file.
+	creds := registryCredentials(t, t.TempDir(), fmt.Sprintf("%q: {username: %s, password_file: %s}\n",
+		suite.env.AuthRegistry, suite.env.AuthUser, suite.env.AuthPasswordFile))
 	queue, workerLog := startTestWorker(t, "secrets", []string{
-		registryPasswordEnv + "=" + suite.password, "HOIST_CODEC_KEY_FILE=" + keyFile,
+		"HOIST_REGISTRY_CREDENTIALS=" + creds, "HOIST_CODEC_KEY_FILE=" + keyFile,
 	})
 	s := newService(t, "secrets", portSecrets, host)
 	s.queue = queue
-	s.extra = fmt.Sprintf("registry: {type: basic, server: %q, username: %s, password_env: %s}\n",
-		suite.env.AuthRegistry, suite.env.AuthUser, registryPasswordEnv)
+	s.extra = registrySpec(suite.env.AuthRegistry)
 	requireLoggedOut(t, host)
 
 	appSecret := fmt.Sprintf("app-secret-%016x", rand.Uint64())
