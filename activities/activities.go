@@ -182,6 +182,7 @@ func (a *Activities) SyncRelease(ctx context.Context, in SyncInput) (SyncResult,
 	if err := config.ExtractBundle(in.Bundle, local); err != nil {
 		return SyncResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("host %s, step sync, release %s: bad bundle: %v", t.Label(), in.Version, err), ErrInvalid, err)
 	}
+	envFiles, _ := config.BundleEnvFiles(in.Bundle, in.ComposeFile) // a bundle it cannot read failed above
 	if _, err := a.run(ctx, t, "sync", t.Layout().EnsureBase()); err != nil {
 		return SyncResult{}, err
 	}
@@ -191,7 +192,7 @@ func (a *Activities) SyncRelease(ctx context.Context, in SyncInput) (SyncResult,
 	if err != nil {
 		return SyncResult{}, fail(ctx, t, "sync, release "+in.Version, err)
 	}
-	return SyncResult{Uploaded: !up.Skipped}, nil
+	return SyncResult{Uploaded: !up.Skipped, EnvFiles: envFiles}, nil
 }
 
 // SwitchCurrent points current at the release, atomically. The command
@@ -286,6 +287,22 @@ func (a *Activities) MarkFailed(ctx context.Context, in ReleaseInput) error {
 	}
 	_, err = a.runLocked(ctx, in.Target, "mark "+in.Version+" failed", in.Target.Layout().MarkFailed(in.Version))
 	return err
+}
+
+// SaveLogs keeps the release's container logs in its folder on the host
+// before a rollback removes the containers, and says where.
+func (a *Activities) SaveLogs(ctx context.Context, in SaveLogsInput) (SaveLogsResult, error) {
+	if err := in.Target.checkRelease(in.Version); err != nil {
+		return SaveLogsResult{}, invalid(in.Target, "save logs", err)
+	}
+	if !commands.IsVersion(in.Name) {
+		return SaveLogsResult{}, invalid(in.Target, "save logs", fmt.Errorf("log name %q is not a plain name", in.Name))
+	}
+	c := in.Target.Compose(in.Version)
+	if _, err := a.runLocked(ctx, in.Target, "save logs of "+in.Version, c.SaveLogs(in.Name)); err != nil {
+		return SaveLogsResult{}, err
+	}
+	return SaveLogsResult{Path: c.SavedLogs(in.Name)}, nil
 }
 
 // MarkGood records that the release passed its running check, with the

@@ -369,3 +369,19 @@ func TestWaitRunningChecksRecordedServices(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 }
+
+// Issue 8 §8: a crash's last output goes into the history; values the
+// release's env files set are redacted from it, by key name.
+func TestCrashOutputRedactsEnvValues(t *testing.T) {
+	f := newFake(t)
+	c := target.Compose("v2")
+	f.on(c.ContainerIDs(), reply{out: "abc\n"})
+	f.on(commands.InspectContainers("abc"), reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "exited", "")})
+	f.on(commands.ContainerLogs("abc", 5), reply{out: "connecting to postgres://app:hunter2-Sup3r@db/app\npanic: token tok_live_123456 refused\n"})
+	f.on(c.ReadEnvFiles([]string{".env", "conf/app.env"}), reply{out: "# db\nexport DB_URL='postgres://app:hunter2-Sup3r@db/app'\nAPI_TOKEN=tok_live_123456\nMODE=on\n"})
+	res := wait(t, f, WaitInput{Target: target, Version: "v2", EnvFiles: []string{".env", "conf/app.env"}, Window: 5 * time.Second, Poll: time.Millisecond, UpAt: "2025-11-21T05:00:00Z"})
+	if res.Verdict != "crashed" || strings.Contains(res.Detail, "hunter2") || strings.Contains(res.Detail, "tok_live") ||
+		!strings.Contains(res.Detail, "[DB_URL redacted]") || !strings.Contains(res.Detail, "[API_TOKEN redacted]") {
+		t.Fatalf("detail %q: env values must be redacted by name", res.Detail)
+	}
+}

@@ -62,11 +62,17 @@ type SyncInput struct {
 	Target  Target `json:"target"`
 	Version string `json:"version"`
 	Bundle  []byte `json:"bundle"` // gzip'd tar from config.Bundle
+	// ComposeFile is the bundle's compose file, to find its env_file
+	// entries.
+	ComposeFile string `json:"compose_file,omitempty"`
 }
 
 // SyncResult says whether anything was written.
 type SyncResult struct {
 	Uploaded bool `json:"uploaded"` // false: the same content was already there
+	// EnvFiles are the release's env files (config.EnvFiles), by path in
+	// the release: their values are redacted from captured output.
+	EnvFiles []string `json:"env_files,omitempty"`
 }
 
 // ReleaseInput names one release on one host.
@@ -103,6 +109,9 @@ type WaitInput struct {
 	Poll     time.Duration `json:"poll"`               // how often state is read
 	Stable   time.Duration `json:"stable,omitempty"`   // how long all must stay up to count as success
 	UpAt     string        `json:"up_at,omitempty"`    // from StartResult
+	// EnvFiles are the release's env files (relative paths): values read
+	// from them are kept out of the crashed container's captured output.
+	EnvFiles []string `json:"env_files,omitempty"`
 	// RecordedServices: check the services the release's good mark lists
 	// (MarkGood), not Services: a rollback checks the previous release by
 	// its own services. No mark: every service.
@@ -118,6 +127,19 @@ type WaitResult struct {
 	// Unchecked says which services outside the checked ones crash or
 	// restart: they do not decide the verdict, but the operator is told.
 	Unchecked string `json:"unchecked,omitempty"`
+}
+
+// SaveLogsInput names the file a failed release's container logs are kept
+// in (Name: a plain name, a timestamp).
+type SaveLogsInput struct {
+	Target  Target `json:"target"`
+	Version string `json:"version"`
+	Name    string `json:"name"`
+}
+
+// SaveLogsResult is where the logs are, on the host.
+type SaveLogsResult struct {
+	Path string `json:"path"`
 }
 
 // MarkGoodInput names a release that passed its running check and the

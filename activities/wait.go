@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -100,7 +101,7 @@ func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult,
 			healthySince = time.Time{}
 		}
 		if v == commands.Crashed {
-			res.Detail += a.lastLogs(ctx, t, cs)
+			res.Detail += a.lastLogs(ctx, t, in.Version, in.EnvFiles, cs)
 		}
 		if stable || v == commands.Crashed || !now.Before(deadline) {
 			if v == commands.Pending && detail == "" {
@@ -121,7 +122,7 @@ func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult,
 
 // lastLogs is the end of the crashed container's output, for the error:
 // the rollback removes the container, and with it `docker logs`.
-func (a *Activities) lastLogs(ctx context.Context, t Target, cs []commands.Container) string {
+func (a *Activities) lastLogs(ctx context.Context, t Target, version string, envFiles []string, cs []commands.Container) string {
 	for _, c := range cs {
 		if c.Status == "exited" || c.Status == "dead" || c.Status == "restarting" || c.RestartCount > 0 {
 			res, err := a.SSH.Run(ctx, t.Host, commands.ContainerLogs(c.ID, 5))
@@ -135,6 +136,7 @@ func (a *Activities) lastLogs(ctx context.Context, t Target, cs []commands.Conta
 			if out == "" {
 				return ""
 			}
+			out = redact(out, a.envValues(ctx, t, version, envFiles))
 			return "; its last output: " + strings.ReplaceAll(out, "\n", " | ")
 		}
 	}
@@ -208,4 +210,63 @@ func (a *Activities) unchecked(ctx context.Context, t Target, version string, ch
 		return "unchecked service (not in services:) " + detail
 	}
 	return ""
+}
+
+// envValues reads the values the release's env files set, to keep them
+// out of captured output (which goes into the workflow's history). Any
+// failure reads nothing: then no output is kept at all.
+func (a *Activities) envValues(ctx context.Context, t Target, version string, files []string) map[string]string {
+	if len(files) == 0 {
+		return map[string]string{}
+	}
+	for _, f := range files {
+		if p := path.Clean(f); path.IsAbs(p) || p == ".." || strings.HasPrefix(p, "../") || strings.ContainsAny(p, "\x00\n") {
+			return nil
+		}
+	}
+	res, err := a.SSH.Run(ctx, t.Host, t.Compose(version).ReadEnvFiles(files))
+	var exit *sshexec.ExitError
+	if err != nil && !errors.As(err, &exit) { // a missing file is no failure
+		return nil
+	}
+	return parseEnv(res.Stdout)
+}
+
+// parseEnv reads KEY=VALUE lines as compose does (export prefix, quotes,
+// comments): value -> key.
+func parseEnv(s string) map[string]string {
+	vals := map[string]string{}
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "export "))
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || strings.HasPrefix(k, "#") {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		if len(v) >= 4 { // shorter values would redact ordinary words
+			vals[v] = strings.TrimSpace(k)
+		}
+	}
+	return vals
+}
+
+// redact replaces every env value in out by its key's name. nil values
+// (the env files could not be read) drop the output: better no output
+// than a secret in the history.
+func redact(out string, values map[string]string) string {
+	if values == nil {
+		return "(withheld: the release's env files could not be read to redact it)"
+	}
+	keys := make([]string, 0, len(values))
+	for v := range values {
+		keys = append(keys, v)
+	}
+	slices.SortFunc(keys, func(x, y string) int { return len(y) - len(x) }) // longest first
+	for _, v := range keys {
+		out = strings.ReplaceAll(out, v, "["+values[v]+" redacted]")
+	}
+	return out
 }

@@ -29,6 +29,8 @@ func TestBuilders(t *testing.T) {
 		{"ids", c.ContainerIDs("api", "worker").String(), `cd '/srv/my apps/web/20251121050000' && docker --config '/srv/my apps/web/.docker' compose --project-name web ps --all --quiet api worker`},
 		{"stop", c.Stop().String(), `cd '/srv/my apps/web/20251121050000' && docker --config '/srv/my apps/web/.docker' compose --project-name web stop`},
 		{"logs", ContainerLogs("abc", 5).String(), `docker logs --tail 5 abc`},
+		{"save logs", c.SaveLogs("20261201T020000Z").String(), `cd '/srv/my apps/web/20251121050000' && mkdir -p -- '/srv/my apps/web/20251121050000/.hoist-logs' && sh -c 'f=$1; shift; "$@" >"$f.tmp" 2>&1; mv -f -- "$f.tmp" "$f"' sh '/srv/my apps/web/20251121050000/.hoist-logs/20261201T020000Z.log' docker --config '/srv/my apps/web/.docker' compose --project-name web logs --no-color --timestamps`},
+		{"env files", c.ReadEnvFiles([]string{".env", "./conf/app.env"}).String(), `cat -- '/srv/my apps/web/20251121050000/.env' '/srv/my apps/web/20251121050000/conf/app.env'`},
 		{"login", RegistryLogin(l.DockerConfig(), "r.example:5000", "ci", []byte("pw")).String(), `docker --config '/srv/my apps/web/.docker' login --username ci --password-stdin r.example:5000`},
 	}
 	for _, tc := range cases {

@@ -67,6 +67,8 @@ func buildAll(base, version string) []built {
 	add("Compose.Down", true, c.Down)
 	add("Compose.Stop", true, c.Stop)
 	add("Compose.ContainerIDs", true, func() remote.Command { return c.ContainerIDs("web") })
+	add("Compose.SaveLogs", true, func() remote.Command { return c.SaveLogs("20261201T020000Z") })
+	add("Compose.ReadEnvFiles", true, func() remote.Command { return c.ReadEnvFiles([]string{".env", "conf/app.env"}) })
 	// SyncRelease uploads to Release(version) (sshexec.Upload: a temporary
 	// sibling in path.Dir of it, renamed over it); modelled as the rename
 	// the upload does, so the same checks apply to its paths.
@@ -88,7 +90,7 @@ var (
 	covered = []string{"Layout.EnsureBase", "Layout.Inspect", "Layout.BaseExists", "Layout.SwitchCurrent",
 		"Layout.MarkFailed", "Layout.ClearFailed", "Layout.MarkGood", "Layout.GoodServices", "Layout.Locked",
 		"Layout.RemoveReleases", "Layout.Release",
-		"Compose.Pull", "Compose.Up", "Compose.Down", "Compose.Stop", "Compose.ContainerIDs"}
+		"Compose.Pull", "Compose.Up", "Compose.Down", "Compose.Stop", "Compose.ContainerIDs", "Compose.SaveLogs", "Compose.ReadEnvFiles"}
 	pathless = map[string]remote.Command{
 		"ContainerLogs":     ContainerLogs("abc", 5),
 		"InspectContainers": InspectContainers("a1", "b2"),
@@ -115,7 +117,7 @@ var hoistNames = []string{CurrentLink, tmpLinkName}
 
 // shellNames are every command name a builder runs; in the parse-back
 // script each is a function printing its argv, NUL-separated, then \x01.
-var shellNames = []string{"cd", "rm", "mv", "ln", "touch", "mkdir", "test", "find", "docker", "date", "flock", "tee", "cat"}
+var shellNames = []string{"cd", "rm", "mv", "ln", "touch", "mkdir", "test", "find", "docker", "date", "flock", "tee", "cat", "sh"}
 
 // lockPrefix is what Layout.Locked puts before a step: flock's options
 // and the lock file, which must be remote_base/.hoist-lock.
@@ -226,6 +228,20 @@ func checkSafe(base string, steps [][]string) error {
 				return fmt.Errorf("flock %q: want the lock file remote_base/%s, then a step", argv[1:], lockName)
 			}
 			if err := checkSafe(base, append(steps[:i:i], argv[lockPrefix:])); err != nil {
+				return err
+			}
+			continue
+		}
+		if name == "sh" {
+			// Compose.SaveLogs: only the fixed toFile script, writing one
+			// file under base, then the step whose output it keeps.
+			if len(argv) < 6 || argv[1] != "-c" || argv[2] != toFile || argv[3] != "sh" {
+				return fmt.Errorf("sh %q: only the fixed toFile script may run", argv[1:])
+			}
+			if why := under(base, argv[4]); why != "" {
+				return fmt.Errorf("sh toFile %q: the file %s", argv[4], why)
+			}
+			if err := checkSafe(base, append(steps[:i:i], argv[5:])); err != nil {
 				return err
 			}
 			continue

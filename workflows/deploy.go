@@ -68,6 +68,7 @@ type hostRun struct {
 	// crashed, were unhealthy under rollback, or up failed on them): it is
 	// marked failed before anything is undone.
 	failedCheck bool
+	envFiles    []string // the new release's env files, for redaction
 	outcome     HostOutcome
 }
 
@@ -128,6 +129,14 @@ func (d *deploy) run(ctx workflow.Context) (res *DeployResult, err error) {
 		d.progress.Phase = "done"
 	}()
 	var warnings []string
+	if r := in.Spec.Registry; d.hardened && r.LogsIn() {
+		// Credentials live on the worker: one it does not hold is an
+		// error before any host is touched, not on the first host's login.
+		check := activities.RegistryCheckInput{Server: r.Server}
+		if err := d.step(ctx, "worker", "registry credentials", quickStep, a.CheckRegistry, check, nil); err != nil {
+			return nil, err
+		}
+	}
 	for _, t := range d.targets() {
 		deployHost := d.deployHostV0
 		if d.hardened {

@@ -111,6 +111,18 @@ func (f *fleet) wire(env *testsuite.TestWorkflowEnvironment) {
 	env.OnActivity(a.RegistryLogin, any, any).Return(func(_ context.Context, in activities.LoginInput) (activities.LoginResult, error) {
 		return activities.LoginResult{Server: in.Registry.Server}, f.log(in.Target, "RegistryLogin", in.Registry.Server)
 	})
+	env.OnActivity(a.SaveLogs, any, any).Return(func(_ context.Context, in activities.SaveLogsInput) (activities.SaveLogsResult, error) {
+		if err := f.log(in.Target, "SaveLogs", in.Version); err != nil {
+			return activities.SaveLogsResult{}, err
+		}
+		return activities.SaveLogsResult{Path: in.Target.Base + "/" + in.Version + "/.hoist-logs/" + in.Name + ".log"}, nil
+	})
+	env.OnActivity(a.CheckRegistry, any, any).Return(func(_ context.Context, in activities.RegistryCheckInput) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.calls = append(f.calls, "worker CheckRegistry "+in.Server)
+		return f.failOn["worker/CheckRegistry/"+in.Server]
+	})
 	env.OnActivity(a.PullImages, any, any).Return(func(_ context.Context, in activities.ReleaseInput) error {
 		return f.log(in.Target, "PullImages", in.Version)
 	})
@@ -285,10 +297,13 @@ func TestDeploySuccessKeepsPreviousAsRollbackTarget(t *testing.T) {
 func TestRegistryLoginRunsBeforePull(t *testing.T) {
 	f := newFleet("h1")
 	s := spec("h1")
-	s.Registry = config.Registry{Type: "basic", Server: "reg:5000", Username: "ci", PasswordEnv: "P"}
+	s.Registry = config.Registry{Type: config.RegistryLogin, Server: "reg:5000"}
 	r := deployWith(t, f, DeployInput{Spec: s, Version: "v1", Bundle: []byte("b")})
 	if r.err != nil {
 		t.Fatal(r.err)
+	}
+	if f.calls[0] != "worker CheckRegistry reg:5000" {
+		t.Fatalf("the worker's credential is checked first, before any host: calls %v", f.calls)
 	}
 	assertCalls(t, f, "h1", "SyncRelease v1", "RegistryLogin reg:5000", "PullImages v1", "SwitchCurrent v1", "StartRelease v1", "WaitRunning v1", "MarkGood v1", "PruneReleases v1")
 }
@@ -300,8 +315,9 @@ func TestCrashRollsBackToPrevious(t *testing.T) {
 	r := deployWith(t, f, DeployInput{Spec: spec("h1"), Version: "v2", Bundle: []byte("b")})
 	msg, d := failureOf(t, r.err)
 	assertCalls(t, f, "h1", "SyncRelease v2", "PullImages v2", "SwitchCurrent v2", "StartRelease v2", "WaitRunning v2",
-		"MarkFailed v2", "StopRelease v2", "SwitchCurrent v1", "StartRelease v1", "WaitRunning v1")
-	if !strings.Contains(msg, "❌ Deployment of version v2 failed! Rolled back to v1.") || d.RolledBackTo != "v1" || d.Host != "h1" || d.Step != "wait running" {
+		"MarkFailed v2", "SaveLogs v2", "StopRelease v2", "SwitchCurrent v1", "StartRelease v1", "WaitRunning v1")
+	if !strings.Contains(msg, "❌ Deployment of version v2 failed! Rolled back to v1.") || d.RolledBackTo != "v1" || d.Host != "h1" || d.Step != "wait running" ||
+		len(d.Logs) != 1 || !strings.Contains(msg, "Logs of the failed containers are kept on the host: h1: /srv/web/v2/.hoist-logs/") {
 		t.Fatalf("message %q details %+v", msg, d)
 	}
 	h := f.hosts["h1"]

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/hoist-dev/hoist/activities"
+	"github.com/hoist-dev/hoist/config"
 )
 
 // Issue 8 §3: a Deploy started past the CLI (Temporal CLI, Web UI, a
@@ -262,5 +263,24 @@ func TestStatusRefusesHostileInput(t *testing.T) {
 	var app *temporal.ApplicationError
 	if err := env.GetWorkflowError(); !errors.As(err, &app) || app.Type() != activities.ErrInvalid || !strings.Contains(app.Message(), "remote_base") {
 		t.Fatalf("want %s naming remote_base, got %v", activities.ErrInvalid, err)
+	}
+}
+
+// Issue 8 §2: a registry the worker holds no credential for fails the
+// deploy before any host is touched.
+func TestRegistryWithoutWorkerCredentialTouchesNoHost(t *testing.T) {
+	f := newFleet("h1")
+	f.seed("h1", "v1", "v1")
+	f.failOn["worker/CheckRegistry/evil.example:5000"] = temporal.NewNonRetryableApplicationError(
+		"registry check: this worker holds no credential for evil.example:5000", activities.ErrRegistry, nil)
+	s := spec("h1")
+	s.Registry = config.Registry{Type: config.RegistryLogin, Server: "evil.example:5000"}
+	r := deployWith(t, f, DeployInput{Spec: s, Version: "v2", Bundle: []byte("b")})
+	msg, _ := failureOf(t, r.err)
+	if !strings.Contains(msg, "no credential for evil.example:5000") || !strings.Contains(msg, "No host had been changed") {
+		t.Fatalf("message %q", msg)
+	}
+	if got := calls(f, "h1"); len(got) != 0 || len(f.calls) != 1 {
+		t.Fatalf("a host was touched: %v", f.calls)
 	}
 }

@@ -40,12 +40,14 @@ func (d *deploy) deployHost(ctx workflow.Context, t activities.Target) (warnings
 	d.hosts = append(d.hosts, h)
 
 	if in.Kind != KindRollback {
-		sync := activities.SyncInput{Target: t, Version: in.Version, Bundle: in.Bundle}
-		if err := d.step(ctx, host, "sync", transferStep, a.SyncRelease, sync, nil); err != nil {
+		sync := activities.SyncInput{Target: t, Version: in.Version, Bundle: in.Bundle, ComposeFile: in.Spec.ComposeFile}
+		var sr activities.SyncResult
+		if err := d.step(ctx, host, "sync", transferStep, a.SyncRelease, sync, &sr); err != nil {
 			return nil, err
 		}
+		h.envFiles = sr.EnvFiles
 	}
-	if r := in.Spec.Registry; r.Type != "" && r.Type != config.RegistryNone {
+	if r := in.Spec.Registry; r.LogsIn() {
 		login := activities.LoginInput{Target: t, Registry: r}
 		if err := d.step(ctx, host, "registry login", quickStep, a.RegistryLogin, login, nil); err != nil {
 			return nil, err
@@ -66,7 +68,7 @@ func (d *deploy) deployHost(ctx workflow.Context, t activities.Target) (warnings
 	if err := d.step(ctx, host, "up", composeStep, a.StartRelease, rel, &started); err != nil {
 		return d.upFailed(ctx, h, err)
 	}
-	wait := activities.WaitInput{Target: t, Version: in.Version, Services: in.Spec.Services,
+	wait := activities.WaitInput{Target: t, Version: in.Version, Services: in.Spec.Services, EnvFiles: withDotEnv(h.envFiles),
 		Window: d.window(), Poll: in.Poll, Stable: in.Spec.Wait.Stable, UpAt: started.UpAt}
 	var wr activities.WaitResult
 	if err := d.step(ctx, host, "wait running", waitStep(wait.Window), a.WaitRunning, wait, &wr); err != nil {
@@ -118,7 +120,7 @@ func (d *deploy) upFailed(ctx workflow.Context, h *hostRun, upErr error) ([]stri
 		return nil, upErr // the host, not the release: nothing to inspect
 	}
 	h.failedCheck = true
-	look := activities.WaitInput{Target: h.t, Version: d.in.Version, Services: d.in.Spec.Services, Window: 0}
+	look := activities.WaitInput{Target: h.t, Version: d.in.Version, Services: d.in.Spec.Services, EnvFiles: withDotEnv(h.envFiles), Window: 0}
 	var wr activities.WaitResult
 	if err := d.step(ctx, host, "inspect after failed up", quickStep, a.WaitRunning, look, &wr); err != nil {
 		return nil, upErr
@@ -141,5 +143,27 @@ func (d *deploy) upFailed(ctx workflow.Context, h *hostRun, upErr error) ([]stri
 func (d *deploy) failLast(detail string) {
 	if n := len(d.progress.Events); n > 0 {
 		d.progress.Events[n-1].State, d.progress.Events[n-1].Detail = "failed", detail
+	}
+}
+
+// withDotEnv adds the .env compose reads beside the compose file: a
+// release rolled back to (no sync, so no list) has at least that one.
+func withDotEnv(files []string) []string {
+	for _, f := range files {
+		if f == ".env" {
+			return files
+		}
+	}
+	return append([]string{".env"}, files...)
+}
+
+// saveLogs keeps the failed release's container logs on the host before
+// the rollback removes its containers; where they are goes into the
+// failure's details. Best effort: a rollback is never held up by it.
+func (d *deploy) saveLogs(ctx workflow.Context, h *hostRun, details *FailureDetails) {
+	in := activities.SaveLogsInput{Target: h.t, Version: d.in.Version, Name: workflow.Now(ctx).UTC().Format("20060102T150405Z")}
+	var res activities.SaveLogsResult
+	if err := d.step(ctx, h.t.Label(), "save logs of "+d.in.Version, quickStep, a.SaveLogs, in, &res); err == nil {
+		details.Logs = append(details.Logs, h.t.Label()+": "+res.Path)
 	}
 }

@@ -50,6 +50,9 @@ func (d *deploy) fail(ctx workflow.Context, cause error) error {
 				}
 				continue
 			}
+			if h.started && h.failedCheck {
+				d.saveLogs(cctx, h, &details)
+			}
 			if problem := d.undo(cctx, h); problem != "" {
 				details.RollbackFailed = true
 				details.Recovery = append(details.Recovery, problem)
@@ -81,6 +84,9 @@ func (d *deploy) fail(ctx workflow.Context, cause error) error {
 	d.progress.Phase = "done"
 
 	msg := failureMessage(details)
+	if len(details.Logs) > 0 {
+		msg += " Logs of the failed containers are kept on the host: " + strings.Join(details.Logs, "; ") + "."
+	}
 	if cancelled {
 		return temporal.NewCanceledError(details)
 	}
@@ -116,6 +122,7 @@ func (d *deploy) undo(ctx workflow.Context, h *hostRun) string {
 		wait := activities.WaitInput{Target: h.t, Version: prev, Services: d.in.Spec.Services,
 			Window: d.window(), Poll: d.in.Poll, Stable: d.in.Spec.Wait.Stable, UpAt: started.UpAt}
 		if d.hardened {
+			wait.EnvFiles = withDotEnv(nil)
 			// The previous release is checked by its own services, as its
 			// good mark recorded them; the new release's list may name
 			// services it never had.

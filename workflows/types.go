@@ -110,6 +110,9 @@ type FailureDetails struct {
 	// host; Recovery says per host what state it is in and what to run.
 	RollbackFailed bool     `json:"rollback_failed,omitempty"`
 	Recovery       []string `json:"recovery,omitempty"`
+	// Logs are where the failed release's container logs were kept before
+	// the rollback removed its containers: "host: path".
+	Logs []string `json:"logs,omitempty"`
 }
 
 // Event is one step on one host, for `hoist deploy`'s live output and the
