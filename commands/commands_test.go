@@ -20,7 +20,7 @@ func TestBuilders(t *testing.T) {
 		{"mark failed", l.MarkFailed("v2").String(), `touch -- '/srv/my apps/web/v2/.hoist-failed' && rm -f -- '/srv/my apps/web/v2/.hoist-good'`},
 		{"mark good", l.MarkGood("v2", []string{"api", "worker"}).String(), `rm -f -- '/srv/my apps/web/v2/.hoist-failed' && tee -- '/srv/my apps/web/v2/.hoist-good.tmp' && mv -T -- '/srv/my apps/web/v2/.hoist-good.tmp' '/srv/my apps/web/v2/.hoist-good'`},
 		{"good services", l.GoodServices("v2").String(), `cat -- '/srv/my apps/web/v2/.hoist-good'`},
-		{"locked", l.Locked(l.SwitchCurrent("v2")).String(), `cd '/srv/my apps/web' && flock --wait 600 --conflict-exit-code 75 '/srv/my apps/web/.hoist-lock' test -d v2 && flock --wait 600 --conflict-exit-code 75 '/srv/my apps/web/.hoist-lock' ln -sfn v2 .current.tmp && flock --wait 600 --conflict-exit-code 75 '/srv/my apps/web/.hoist-lock' mv -T .current.tmp current && flock --wait 600 --conflict-exit-code 75 '/srv/my apps/web/.hoist-lock' touch -- '/srv/my apps/web/v2/.hoist-current-at'`},
+		{"locked", l.Locked(l.SwitchCurrent("v2")).String(), `exec 9>>'/srv/my apps/web/.hoist-lock' && flock --wait 600 --conflict-exit-code 75 9 && cd '/srv/my apps/web' && test -d v2 && ln -sfn v2 .current.tmp && mv -T .current.tmp current && touch -- '/srv/my apps/web/v2/.hoist-current-at'`},
 		{"clear failed", l.ClearFailed("v2").String(), `rm -f -- '/srv/my apps/web/v2/.hoist-failed'`},
 		{"remove", l.RemoveReleases("v1", "v0").String(), `rm -rf -- '/srv/my apps/web/v1' '/srv/my apps/web/v0'`},
 		{"pull", c.Pull().String(), `cd '/srv/my apps/web/20251121050000' && docker --config '/srv/my apps/web/.docker' compose --project-name web pull --quiet`},

@@ -8,6 +8,8 @@ import (
 	"path"
 	"regexp"
 	"strings"
+
+	"github.com/hoist-dev/hoist/remote"
 )
 
 // Names of the entries hoist keeps under remote_base and inside releases.
@@ -20,9 +22,8 @@ const (
 	tmpLinkName     = ".current.tmp"
 	lockName        = ".hoist-lock" // flock(1) file serialising mutating steps of the service
 	// LockBusyCode is the exit status of a locked command that waited
-	// lockWait for another step of the same service on the host.
-	LockBusyCode = 75
-	lockWait     = "600"
+	// too long for another step of the same service on the host.
+	LockBusyCode = remote.LockBusyCode
 )
 
 var versionRE = regexp.MustCompile(`^[0-9A-Za-z._-]{1,64}$`)

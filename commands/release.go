@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"fmt"
 	"path"
 
 	"github.com/hoist-dev/hoist/remote"
@@ -95,21 +94,15 @@ func (l Layout) RemoveReleases(versions ...string) remote.Command {
 	return remote.Cmd(argv...)
 }
 
-// Locked runs every step of c holding the service's lock on the host
-// (flock(1) on remote_base/.hoist-lock), so two attempts of a step — a
-// retry started while a first attempt still runs — never interleave their
-// commands on one host. The lock belongs to the step's processes and dies
-// with them; one held past lockWait seconds exits LockBusyCode. Each step
-// stays a plain argv behind the flock prefix, so the safety proof still
-// reads every operand.
+// Locked runs c holding the service's lock on the host (flock(1) on
+// remote_base/.hoist-lock, remote.Command.WithLock), so two attempts of a
+// step — a retry started while a first attempt still runs — never
+// interleave their commands on one host: the second waits for the first
+// to end, then runs. The lock dies with the command's processes; one held
+// past remote.LockWaitSeconds exits LockBusyCode.
 func (l Layout) Locked(c remote.Command) remote.Command {
 	if err := l.checkBase(); err != nil {
 		panic("commands: " + err.Error())
 	}
-	lock := []string{"flock", "--wait", lockWait, "--conflict-exit-code", fmt.Sprint(LockBusyCode), path.Join(l.Base, lockName)}
-	out := remote.Command{Dir: c.Dir, Stdin: c.Stdin}
-	for _, st := range c.Steps {
-		out.Steps = append(out.Steps, append(append([]string{}, lock...), st...))
-	}
-	return out
+	return c.WithLock(path.Join(l.Base, lockName))
 }

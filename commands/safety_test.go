@@ -117,11 +117,7 @@ var hoistNames = []string{CurrentLink, tmpLinkName}
 
 // shellNames are every command name a builder runs; in the parse-back
 // script each is a function printing its argv, NUL-separated, then \x01.
-var shellNames = []string{"cd", "rm", "mv", "ln", "touch", "mkdir", "test", "find", "docker", "date", "flock", "tee", "cat", "sh"}
-
-// lockPrefix is what Layout.Locked puts before a step: flock's options
-// and the lock file, which must be remote_base/.hoist-lock.
-const lockPrefix = 6
+var shellNames = []string{"cd", "rm", "mv", "ln", "touch", "mkdir", "test", "find", "docker", "date", "tee", "cat", "sh", "lockfile"}
 
 var shells = func() []string {
 	s := []string{"/bin/sh"}
@@ -142,7 +138,7 @@ func parseBack(t testing.TB, shell string, cmds []remote.Command) [][][]string {
 	}
 	script.WriteString("sep() { printf '\\2\\0'; }\n")
 	for _, c := range cmds {
-		script.WriteString(c.String() + "\nsep\n")
+		script.WriteString(lockAsStep(c).String() + "\nsep\n")
 	}
 	// The script goes on stdin: with a 4000-byte base it outgrows argv.
 	sh := exec.Command(shell, "-s")
@@ -171,8 +167,23 @@ func parseBack(t testing.TB, shell string, cmds []remote.Command) [][][]string {
 	return all
 }
 
+// lockAsStep stands for a locked command's "exec 9>>LOCK && flock ... 9"
+// prefix (which the parse-back shell cannot run: it would open the file)
+// with a "lockfile LOCK" step: the lock file word goes through the same
+// quoting, and checkSafe proves where it lies. TestBuilders checks the
+// prefix's exact text.
+func lockAsStep(c remote.Command) remote.Command {
+	if c.Lock == "" {
+		return c
+	}
+	c.Steps = append([][]string{{"lockfile", c.Lock}}, c.Steps...)
+	c.Lock = ""
+	return c
+}
+
 // wantSteps is the argv the command means: cd DIR first when it has one.
 func wantSteps(c remote.Command) [][]string {
+	c = lockAsStep(c)
 	var s [][]string
 	if c.Dir != "" {
 		s = append(s, []string{"cd", c.Dir})
@@ -222,13 +233,9 @@ func checkSafe(base string, steps [][]string) error {
 			}
 			continue
 		}
-		if name == "flock" {
-			// Layout.Locked: the lock file, then the step it guards.
-			if len(argv) <= lockPrefix || argv[lockPrefix-1] != base+"/"+lockName {
-				return fmt.Errorf("flock %q: want the lock file remote_base/%s, then a step", argv[1:], lockName)
-			}
-			if err := checkSafe(base, append(steps[:i:i], argv[lockPrefix:])); err != nil {
-				return err
+		if name == "lockfile" {
+			if len(argv) != 2 || argv[1] != base+"/"+lockName {
+				return fmt.Errorf("lock %q: want remote_base/%s", argv[1:], lockName)
 			}
 			continue
 		}

@@ -14,6 +14,26 @@ type Command struct {
 	Dir   string
 	Steps [][]string
 	Stdin []byte
+	// Lock, when set, is a file the whole command holds an exclusive
+	// flock(1) on, from before its first step until its last process
+	// ends (see WithLock).
+	Lock string
+}
+
+// Lock waits: a command waits at most LockWaitSeconds for the lock, then
+// exits LockBusyCode without running.
+const (
+	LockWaitSeconds = 600
+	LockBusyCode    = 75
+)
+
+// WithLock returns the command run holding an exclusive lock on file.
+// The shell opens the file on descriptor 9 and flocks it before the first
+// step; every step inherits the descriptor, so the lock is held until the
+// command's last process has ended (a SIGTERM to the group ends it too).
+func (c Command) WithLock(file string) Command {
+	c.Lock = file
+	return c
 }
 
 // Cmd starts a command with one step.
@@ -53,6 +73,9 @@ func (c Command) Validate() error {
 	if strings.IndexByte(c.Dir, 0) >= 0 {
 		return fmt.Errorf("%w: NUL byte in directory", ErrInvalidCommand)
 	}
+	if strings.IndexByte(c.Lock, 0) >= 0 {
+		return fmt.Errorf("%w: NUL byte in lock file", ErrInvalidCommand)
+	}
 	for i, step := range c.Steps {
 		if len(step) == 0 {
 			return fmt.Errorf("%w: step %d is empty", ErrInvalidCommand, i+1)
@@ -68,7 +91,10 @@ func (c Command) Validate() error {
 
 // String renders the command line the remote shell runs.
 func (c Command) String() string {
-	parts := make([]string, 0, len(c.Steps)+1)
+	parts := make([]string, 0, len(c.Steps)+3)
+	if c.Lock != "" {
+		parts = append(parts, "exec 9>>"+Quote(c.Lock), fmt.Sprintf("flock --wait %d --conflict-exit-code %d 9", LockWaitSeconds, LockBusyCode))
+	}
 	if c.Dir != "" {
 		parts = append(parts, "cd "+Quote(c.Dir))
 	}
