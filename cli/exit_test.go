@@ -11,10 +11,13 @@ import (
 	"testing"
 	"time"
 
+	failurepb "go.temporal.io/api/failure/v1"
 	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/hoist-dev/hoist/activities"
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/workflows"
 )
@@ -247,5 +250,26 @@ func TestRegisterAttributesHint(t *testing.T) {
 		"temporal operator search-attribute create --address temporal.example:7233 --namespace prod --name HoistVersion --type Keyword"
 	if got != want {
 		t.Fatalf("hint:\n got %s\nwant %s", got, want)
+	}
+}
+
+// Only a host that did not answer is announced while it is retried; a
+// command's retried failure is the step's cause, said once at the end.
+func TestRetryNotices(t *testing.T) {
+	fc := temporal.GetDefaultFailureConverter()
+	failure := func(msg, typ string) *failurepb.Failure {
+		return fc.ErrorToFailure(temporal.NewApplicationError(msg, typ))
+	}
+	var out bytes.Buffer
+	r := &retryNotices{w: &out, fc: fc, seen: map[string]bool{}}
+	pending := []*workflowpb.PendingActivityInfo{
+		{ActivityId: "5", Attempt: 2, LastFailure: failure("host ghost, step inspect: dial tcp 10.77.0.19:22: connect: no route to host", activities.ErrUnreachable)},
+		{ActivityId: "7", Attempt: 2, LastFailure: failure("host h1, step pull: exit status 1: manifest unknown", activities.ErrCommand)},
+	}
+	r.check(pending)
+	r.check(pending) // once per step
+	want := "  ⟳ host ghost, step inspect: dial tcp 10.77.0.19:22: connect: no route to host (attempt 1 failed; retrying)\n"
+	if out.String() != want {
+		t.Fatalf("printed %q, want %q", out.String(), want)
 	}
 }

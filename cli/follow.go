@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/hoist-dev/hoist/activities"
 	"github.com/hoist-dev/hoist/workflows"
 )
 
@@ -134,9 +135,11 @@ type closingError struct {
 
 func (e *closingError) Error() string { return e.text }
 
-// retryNotices prints the first failure of each step the server retries,
-// as it happens: an unreachable host is named at once, not after its
-// minute of retries, and not only in the worker's log.
+// retryNotices prints the first failure of each step the server retries
+// because its host did not answer, as it happens: an unreachable host is
+// named at once, not after its minute of retries, and not only in the
+// worker's log. Other retried failures (a command's one retry) end in the
+// step's own failure, which the closing message explains.
 type retryNotices struct {
 	w    io.Writer
 	fc   converter.FailureConverter
@@ -149,24 +152,23 @@ func (r *retryNotices) check(pending []*workflowpb.PendingActivityInfo) {
 		if f == nil || r.seen[pa.GetActivityId()] {
 			continue
 		}
+		msg, unreachable := hostFailure(r.fc, f)
+		if !unreachable {
+			continue
+		}
 		r.seen[pa.GetActivityId()] = true
-		fmt.Fprintf(r.w, "  ⟳ %s (attempt %d failed; retrying)\n", failureText(r.fc, f), pa.GetAttempt()-1)
+		fmt.Fprintf(r.w, "  ⟳ %s (attempt %d failed; retrying)\n", msg, pa.GetAttempt()-1)
 	}
 }
 
-// failureText is a failure's innermost message, decrypted when keys are
-// configured.
-func failureText(fc converter.FailureConverter, f *failurepb.Failure) string {
-	err := fc.FailureToError(f)
+// hostFailure is a failure's message, decrypted when keys are configured,
+// and whether it says the host could not be reached.
+func hostFailure(fc converter.FailureConverter, f *failurepb.Failure) (string, bool) {
 	var app *temporal.ApplicationError
-	if errors.As(err, &app) {
-		return app.Message()
+	if errors.As(fc.FailureToError(f), &app) {
+		return app.Message(), app.Type() == activities.ErrUnreachable
 	}
-	var timeout *temporal.TimeoutError
-	if errors.As(err, &timeout) {
-		return "timed out (" + timeout.TimeoutType().String() + ")"
-	}
-	return err.Error()
+	return "", false
 }
 
 // outcome prints the closing line and decides the exit code.
