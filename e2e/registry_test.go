@@ -26,8 +26,6 @@ import (
 const (
 	portRegistryNoCred      = 18240
 	portRegistryECRMismatch = 18241
-	portRegistryAttack      = 18242
-	portSSHAlias            = 18243
 )
 
 // workerCredentialsMsg is what hoist.yml is told about a key that once
@@ -202,7 +200,7 @@ func (s *service) wantLoggedIn(n int) {
 // anywhere.
 func TestRegistryServerWithoutWorkerCredential(t *testing.T) {
 	t.Parallel()
-	s := newService(t, "regnocred", portRegistryNoCred, 3)
+	s := newService(t, "regnocred", portRegistryNoCred, 1)
 	const unknown = "10.77.0.1:5999"
 	s.extra = registrySpec(unknown)
 	r := s.deploy("v1", image("v1"))
@@ -240,7 +238,7 @@ func TestRegistryECRServerMismatch(t *testing.T) {
 		"AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 		"AWS_EC2_METADATA_DISABLED=true",
 	})
-	s := newService(t, "regecrmis", portRegistryECRMismatch, 3)
+	s := newService(t, "regecrmis", portRegistryECRMismatch, 1)
 	s.queue = queue
 	s.extra = registrySpec(named)
 	r := s.deploy("v1", image("v1"))
