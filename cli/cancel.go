@@ -30,17 +30,17 @@ func cancelCommand(s Streams) *ucli.Command {
 				var nf *serviceerror.NotFound
 				switch {
 				case errors.As(err, &nf):
-					return Usagef("no deploy or rollback of %s (%s) is running", spec.Service, env)
+					return Usagef("no deploy or rollback of %s is running in %s", spec.Service, env)
 				case err != nil:
 					return fmt.Errorf("looking up %s: %w", id, err)
 				case desc.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
-					return Usagef("no deploy or rollback of %s (%s) is running (the last one is %s)", spec.Service, env,
+					return Usagef("no deploy or rollback of %s is running in %s (the last one is %s)", spec.Service, env,
 						strings.ToLower(strings.TrimPrefix(desc.GetWorkflowExecutionInfo().GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")))
 				}
 				runID := desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
 				if err := cl.CancelWorkflow(c.Context, id, runID); err != nil {
 					if errors.As(err, &nf) {
-						return Usagef("no deploy or rollback of %s (%s) is running", spec.Service, env)
+						return Usagef("no deploy or rollback of %s is running in %s", spec.Service, env)
 					}
 					return fmt.Errorf("cancelling %s: %w", id, err)
 				}
