@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -72,6 +73,12 @@ func fail(ctx context.Context, t Target, step string, err error) error {
 		return err
 	}
 	msg := fmt.Sprintf("host %s, step %s: %v", t.Label(), step, err)
+	var ran *sshexec.ExitError
+	if errors.As(err, &ran) {
+		// What the command said, not the internal shell hoist ran it in
+		// (that stays in the error's cause, for the worker's log).
+		msg = fmt.Sprintf("host %s, step %s: %s", t.Label(), step, exitSummary(ran))
+	}
 	var (
 		hk   *sshexec.HostKeyError
 		auth *sshexec.AuthError
@@ -363,4 +370,16 @@ func (a *Activities) Status(ctx context.Context, t Target) (HostStatus, error) {
 		return HostStatus{}, err
 	}
 	return HostStatus{Target: t, State: st, Containers: cs}, nil
+}
+
+// exitSummary is how a remote command ended and the end of its stderr.
+func exitSummary(e *sshexec.ExitError) string {
+	s := fmt.Sprintf("exit status %d", e.Code)
+	if e.Signal != "" {
+		s = "killed by signal " + e.Signal
+	}
+	if tail := strings.TrimSpace(e.StderrTail); tail != "" {
+		s += ": " + tail
+	}
+	return s
 }

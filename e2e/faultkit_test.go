@@ -152,12 +152,17 @@ func (s *service) wantTidy() {
 	for _, h := range s.hosts {
 		out := ssh(s.t, h, "ls -A1 "+remote.Quote(s.base))
 		for _, name := range strings.Fields(out) {
-			if name != commands.CurrentLink && !(commands.IsVersion(name) && !strings.HasPrefix(name, ".")) {
+			if name != commands.CurrentLink && !hoistOwn(name) && !(commands.IsVersion(name) && !strings.HasPrefix(name, ".")) {
 				s.t.Fatalf("h%d: %s holds %q, a leftover of an interrupted step:\n%s", h, s.base, name, out)
 			}
 		}
 	}
 }
+
+// hoistOwn: an entry of remote_base hoist keeps on purpose, not a
+// leftover: the service's host lock (never removed: a removed lock file
+// could be locked twice) and its Docker client config.
+func hoistOwn(name string) bool { return name == ".hoist-lock" || name == commands.DockerConfigDir }
 
 // proc is a bin/hoist running in the background, as a user's terminal or
 // a CI job runs it.

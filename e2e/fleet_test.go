@@ -37,7 +37,7 @@ func TestTwoHostsSecondFails(t *testing.T) {
 
 	r := s.deploy("v2", v2)
 	r.want(t, 1)
-	r.line(t, "❌ Deployment of version v2 failed! Rolled back to v1. Cause: host h2, step up, release v2: ")
+	r.line(t, "❌ Deployment of version v2 failed! Rolled back to v1. Cause: host h2, step up: compose up failed; the containers: ")
 	// The cause carries the tail of compose's stderr, over several lines.
 	wantContains(t, "stdout", r.stdout, "port is already allocated")
 	// Both hosts were rolled back, the one that failed first.
@@ -48,7 +48,13 @@ func TestTwoHostsSecondFails(t *testing.T) {
 			}
 		}
 	}
-	s.wantState("v1", suite.env.Image("v1"), "v1", "v2 (failed)")
+	// v2 failed on h2 and is marked there; on h1 it passed its check and
+	// was rolled back with the fleet: not marked failed there.
+	for h, want := range map[int]string{1: "v1,v2", 2: "v1,v2 (failed)"} {
+		if st := s.state(h); st.current != "v1" || strings.Join(st.releases, ",") != want {
+			t.Fatalf("h%d after the rollback: current %q, releases %q; want v1 and %s", h, st.current, st.releases, want)
+		}
+	}
 	s.wantServes("v1")
 }
 

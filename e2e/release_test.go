@@ -8,14 +8,23 @@ import (
 	"testing"
 )
 
-// The activities of a deploy that succeeds on one host.
-var goodDeploy = []string{"InspectHost", "SyncRelease", "SwitchCurrent", "PullImages", "StartRelease", "WaitRunning", "ClearFailed", "PruneReleases"}
+// The activities of a deploy that succeeds on one host: files, images,
+// then the switch, and the release marked good once it passed its check.
+var goodDeploy = []string{"InspectHost", "SyncRelease", "PullImages", "SwitchCurrent", "StartRelease", "WaitRunning", "MarkGood", "PruneReleases"}
+
+// A redeploy of the current release switches nothing.
+var goodRedeploy = []string{"InspectHost", "SyncRelease", "PullImages", "StartRelease", "WaitRunning", "MarkGood", "PruneReleases"}
+
+// A deploy that runs but is unhealthy, under health.unhealthy: warn: not
+// marked good (so never rolled back to), not failed.
+var warnedDeploy = []string{"InspectHost", "SyncRelease", "PullImages", "SwitchCurrent", "StartRelease", "WaitRunning", "PruneReleases"}
 
 // The activities of a deploy that fails its running check and is rolled
-// back on one host: the failed release is stopped, current switched back,
-// the previous release started and checked, the failed one marked.
-var rolledBackDeploy = []string{"InspectHost", "SyncRelease", "SwitchCurrent", "PullImages", "StartRelease", "WaitRunning",
-	"StopRelease", "SwitchCurrent", "StartRelease", "WaitRunning", "MarkFailed"}
+// back on one host: the failed release is marked failed and its logs kept,
+// it is stopped, current switched back, the previous release started and
+// checked.
+var rolledBackDeploy = []string{"InspectHost", "SyncRelease", "PullImages", "SwitchCurrent", "StartRelease", "WaitRunning",
+	"MarkFailed", "SaveLogs", "StopRelease", "SwitchCurrent", "StartRelease", "WaitRunning"}
 
 // The longest tests come first: parallel tests start roughly in the order
 // they are declared, and a long one started last would stretch the run.
@@ -42,11 +51,12 @@ func TestRetention(t *testing.T) {
 	s.wantState("r11", suite.env.Image("v3"), "r10", "r11", "r12 (failed)", "r13 (failed)", "r9")
 	s.wantServes("r11")
 
-	// A good deploy prunes. The newest three by version are r14 and the
-	// two failed ones (as plain strings r9 would count as the newest); r11
-	// is older, but it is the rollback target: it stays.
+	// A good deploy prunes. keep_releases counts good releases, newest
+	// first by when they were made current: r14, r11, r10. The failed r12
+	// and r13 are newer than r10 and stay (their logs with them), but they
+	// never push a good rollback target out; r9 goes.
 	s.mustDeploy("r14", image("v2"))
-	s.wantState("r14", suite.env.Image("v2"), "r11", "r12 (failed)", "r13 (failed)", "r14")
+	s.wantState("r14", suite.env.Image("v2"), "r10", "r11", "r12 (failed)", "r13 (failed)", "r14")
 	s.wantServes("r14")
 }
 
@@ -69,10 +79,12 @@ func TestManualRollbackAndStatus(t *testing.T) {
 	r.line(t, fmt.Sprintf("Rolling back %s version v1 to 1 host(s) — ", s.name))
 	s.wantState("v1", suite.env.Image("v1"), "v1", "v2 (failed)", "v3")
 	s.wantServes("v1")
-	s.deployHistory().wantActivities(t, "InspectHost", "SwitchCurrent", "PullImages", "StartRelease", "WaitRunning", "ClearFailed", "PruneReleases")
+	s.deployHistory().wantActivities(t, "InspectHost", "PullImages", "SwitchCurrent", "StartRelease", "WaitRunning", "MarkGood", "PruneReleases")
 
+	// Releases by when they were last made current: v1 just now, v3, and
+	// v2, current for a moment before its rollback.
 	r = s.hoist("status", "--config", s.hoistYML())
-	r.want(t, 0, "h1  current: v1", "  releases: v3, v2 (failed), v1 *")
+	r.want(t, 0, "h1  current: v1", "  releases: v1 (good) *, v3 (good), v2 (failed)")
 	wantContains(t, "the container line", r.line(t, "  "+s.name+"-web-1 "), "running")
 
 	// A named target, newer than current.
@@ -91,7 +103,7 @@ func TestManualRollbackAndStatus(t *testing.T) {
 	s.wantState("v3", suite.env.Image("v3"), "v1", "v2 (failed)", "v3")
 
 	r = s.hoist("status", "--config", s.hoistYML())
-	r.want(t, 0, "h1  current: v3", "  releases: v3 *, v2 (failed), v1")
+	r.want(t, 0, "h1  current: v3", "  releases: v3 (good) *, v1 (good), v2 (failed)")
 }
 
 // Case 6: deploying the current version again with the same files is a
@@ -107,7 +119,7 @@ func TestRedeployCurrentVersion(t *testing.T) {
 	s.wantState("v1", suite.env.Image("v1"), "v1")
 	s.wantServes("v1")
 	h := s.deployHistory()
-	h.wantActivities(t, goodDeploy...)
+	h.wantActivities(t, goodRedeploy...)
 	if res := h.activityResults("SyncRelease"); len(res) != 1 || !strings.Contains(res[0], `"uploaded":false`) {
 		t.Fatalf("SyncRelease results %q: want one, with nothing uploaded (the release is already there)", res)
 	}
@@ -132,7 +144,8 @@ func TestRedeployCurrentVersion(t *testing.T) {
 	s.wantState("v1", suite.env.Image("v1"), "v1", "v2 (failed)")
 	s.wantServes("v1")
 	h = s.deployHistory()
-	h.wantActivities(t, rolledBackDeploy...)
+	h.wantActivities(t, "InspectHost", "SyncRelease", "PullImages", "StartRelease", "WaitRunning",
+		"MarkFailed", "SaveLogs", "StopRelease", "SwitchCurrent", "StartRelease", "WaitRunning")
 	if res := h.activityResults("SyncRelease"); len(res) != 1 || !strings.Contains(res[0], `"uploaded":false`) {
 		t.Fatalf("SyncRelease results %q: the redeploy should have found its files already there", res)
 	}
@@ -178,7 +191,7 @@ func TestUnhealthyWarns(t *testing.T) {
 	}
 	s.wantState("v2", suite.env.Image("v2"), "v1", "v2")
 	s.wantServes("v2")
-	s.deployHistory().wantActivities(t, goodDeploy...)
+	s.deployHistory().wantActivities(t, warnedDeploy...)
 	if cs := s.state(1).containers; len(cs) != 1 || cs[0].health() != "unhealthy" {
 		t.Fatalf("containers %+v: want one, unhealthy", cs)
 	}
@@ -250,7 +263,7 @@ func TestCrashOnFirstDeploy(t *testing.T) {
 	s.wantState("v1", "", "v1 (failed)")
 
 	h := s.deployHistory()
-	h.wantActivities(t, "InspectHost", "SyncRelease", "SwitchCurrent", "PullImages", "StartRelease", "WaitRunning", "HaltRelease", "MarkFailed")
+	h.wantActivities(t, "InspectHost", "SyncRelease", "PullImages", "SwitchCurrent", "StartRelease", "WaitRunning", "MarkFailed", "HaltRelease")
 	// The crashed container is stopped, not removed: its logs stay.
 	if out := ssh(t, 1, "docker ps --all --filter label=com.docker.compose.project="+s.name+" --format '{{.State}}'"); strings.TrimSpace(out) != "exited" {
 		t.Fatalf("the failed first release's container should be kept, stopped; docker ps says %q", out)

@@ -61,7 +61,7 @@ func TestRemoteBaseWithSpaces(t *testing.T) {
 		}
 		s.wantState(current, image, releases...)
 		s.wantServes(current)
-		names := []string{"current"}
+		names := []string{"current", ".hoist-lock"} // the lock file stays: see hoistOwn
 		for _, rel := range releases {
 			names = append(names, strings.TrimSuffix(rel, " (failed)"))
 		}
@@ -73,12 +73,14 @@ func TestRemoteBaseWithSpaces(t *testing.T) {
 	step("v1", image("v1"), "v1", suite.env.Image("v1"), "v1")
 	step("v2", image("v2"), "v2", suite.env.Image("v2"), "v1", "v2")
 	step("v3", image("v3").crashing(), "v2", suite.env.Image("v2"), "v1", "v2", "v3 (failed)")
-	// keep_releases 3: v4 makes four, so the oldest, v1, goes; v2 is the
-	// rollback target and stays anyway.
-	step("v4", image("v1"), "v4", suite.env.Image("v1"), "v2", "v3 (failed)", "v4")
-	wantPruned(t, s, `"removed":["v1"]`)
-	step("v5", image("v2"), "v5", suite.env.Image("v2"), "v3 (failed)", "v4", "v5")
-	wantPruned(t, s, `"removed":["v2"]`)
+	// keep_releases 3 counts good releases, newest first by when they were
+	// made current: after v4 they are v4, v2 (current again after v3's
+	// rollback), v1; the failed v3 is newer than v1 and stays. After v5:
+	// v5, v4, v2; v3 and v1 are older than v2, and go.
+	step("v4", image("v1"), "v4", suite.env.Image("v1"), "v1", "v2", "v3 (failed)", "v4")
+	wantPruned(t, s, `{}`)
+	step("v5", image("v2"), "v5", suite.env.Image("v2"), "v2", "v4", "v5")
+	wantPruned(t, s, `"removed":["v3","v1"]`)
 
 	// Nothing leaked into the deploy user's home, where an unquoted cd
 	// that failed would have left the commands running.

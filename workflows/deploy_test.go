@@ -317,7 +317,7 @@ func TestCrashRollsBackToPrevious(t *testing.T) {
 	assertCalls(t, f, "h1", "SyncRelease v2", "PullImages v2", "SwitchCurrent v2", "StartRelease v2", "WaitRunning v2",
 		"MarkFailed v2", "SaveLogs v2", "StopRelease v2", "SwitchCurrent v1", "StartRelease v1", "WaitRunning v1")
 	if !strings.Contains(msg, "❌ Deployment of version v2 failed! Rolled back to v1.") || d.RolledBackTo != "v1" || d.Host != "h1" || d.Step != "wait running" ||
-		len(d.Logs) != 1 || !strings.Contains(msg, "Logs of the failed containers are kept on the host: h1: /srv/web/v2/.hoist-logs/") {
+		len(d.Logs) != 1 || !strings.Contains(msg, " — logs of the failed containers are kept on the host: h1: /srv/web/v2/.hoist-logs/") {
 		t.Fatalf("message %q details %+v", msg, d)
 	}
 	h := f.hosts["h1"]

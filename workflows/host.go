@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -135,7 +136,8 @@ func (d *deploy) upFailed(ctx workflow.Context, h *hostRun, upErr error) ([]stri
 	if wr.Detail != "" {
 		detail += ": " + wr.Detail
 	}
-	return nil, &stepError{host: host, step: "up", err: fmt.Errorf("compose up failed (%s); the containers: %s", rootMessage(upErr), detail)}
+	said := strings.TrimPrefix(rootMessage(upErr), fmt.Sprintf("host %s, step up, release %s: ", host, d.in.Version))
+	return nil, &stepError{host: host, step: "up", err: fmt.Errorf("compose up failed; the containers: %s; compose said: %s", detail, said)}
 }
 
 // failLast marks the newest progress event failed: a step whose activity

@@ -85,7 +85,7 @@ func (d *deploy) fail(ctx workflow.Context, cause error) error {
 
 	msg := failureMessage(details)
 	if len(details.Logs) > 0 {
-		msg += " Logs of the failed containers are kept on the host: " + strings.Join(details.Logs, "; ") + "."
+		msg += " — logs of the failed containers are kept on the host: " + strings.Join(details.Logs, "; ")
 	}
 	if cancelled {
 		return temporal.NewCanceledError(details)
