@@ -8,15 +8,19 @@ import (
 	"os"
 
 	ucli "github.com/urfave/cli/v2"
+	"go.temporal.io/sdk/client"
 )
 
 // Version is set at build time with -ldflags "-X .../cli.Version=...".
 var Version = "dev"
 
-// Streams are the process's standard streams, injectable for tests.
+// Streams are the process's standard streams and its way to Temporal,
+// injectable for tests.
 type Streams struct {
 	In       io.Reader
 	Out, Err io.Writer
+	// Dial connects to Temporal; nil is client.Dial. Tests pass a fake.
+	Dial func(client.Options) (client.Client, error)
 }
 
 // StdStreams are the process's real streams.

@@ -21,7 +21,7 @@ func cancelCommand(s Streams) *ucli.Command {
 		Usage: "cancel the running deploy or rollback of the service and environment; hosts it changed go back to their previous release",
 		Flags: []ucli.Flag{configFlag},
 		Action: func(c *ucli.Context) error {
-			return withService(c, func(spec *config.Spec, cl client.Client) error {
+			return withService(c, s, func(spec *config.Spec, cl client.Client) error {
 				env := spec.EnvironmentName()
 				id := workflows.DeployWorkflowID(spec.Service, env)
 				// Cancelling a closed workflow is not an error to the server:

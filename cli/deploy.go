@@ -98,7 +98,7 @@ func rollbackCommand(s Streams) *ucli.Command {
 				}
 			}
 			in := workflows.DeployInput{Spec: *spec, Version: to, Kind: workflows.KindRollback}
-			cl, err := dial(c)
+			cl, err := dial(c, s)
 			if err != nil {
 				return err
 			}
@@ -160,7 +160,7 @@ func registerAttributesHint(addr, ns string) string {
 // service and environment and, unless detached, prints each step as it
 // happens and the outcome.
 func startAndFollow(c *ucli.Context, s Streams, in workflows.DeployInput) error {
-	cl, err := dial(c)
+	cl, err := dial(c, s)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ func statusCommand(s Streams) *ucli.Command {
 		Usage: "show each host's current release, retained releases and containers",
 		Flags: []ucli.Flag{configFlag, waitForWorkerFlag},
 		Action: func(c *ucli.Context) error {
-			return withService(c, func(spec *config.Spec, cl client.Client) error {
+			return withService(c, s, func(spec *config.Spec, cl client.Client) error {
 				st, err := readStatusWith(c, cl, spec)
 				if err != nil {
 					return err

@@ -24,13 +24,17 @@ var uiURLFlag = &ucli.StringFlag{Name: flagUIURL, Usage: "Temporal Web UI base U
 // dial connects to Temporal with the global flags, encrypting payloads
 // when keys are configured. The SDK's own logging is kept to warnings: the
 // CLI prints what the user needs.
-func dial(c *ucli.Context) (client.Client, error) {
+func dial(c *ucli.Context, s Streams) (client.Client, error) {
 	addr := c.String(flagTemporalAddress)
 	opts, _, err := clientOptions(c, log.NewStructuredLogger(slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	if err != nil {
 		return nil, err
 	}
-	cl, err := client.Dial(opts)
+	connect := s.Dial
+	if connect == nil {
+		connect = client.Dial
+	}
+	cl, err := connect(opts)
 	if err != nil {
 		return nil, &UsageError{Err: fmt.Errorf("cannot reach Temporal at %s (is the server running? `make testbed-up` starts a dev server): %w", addr, err)}
 	}
@@ -39,12 +43,12 @@ func dial(c *ucli.Context) (client.Client, error) {
 
 // withService loads the service's config, connects to Temporal and runs
 // fn: what every command about one service's running deploy starts with.
-func withService(c *ucli.Context, fn func(spec *config.Spec, cl client.Client) error) error {
+func withService(c *ucli.Context, s Streams, fn func(spec *config.Spec, cl client.Client) error) error {
 	spec, err := loadSpec(c)
 	if err != nil {
 		return err
 	}
-	cl, err := dial(c)
+	cl, err := dial(c, s)
 	if err != nil {
 		return err
 	}

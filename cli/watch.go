@@ -23,7 +23,7 @@ func watchCommand(s Streams) *ucli.Command {
 		Usage: "follow the running deploy or rollback of the service and environment, or show how the last one ended; exits with its exit code",
 		Flags: []ucli.Flag{configFlag, uiURLFlag},
 		Action: func(c *ucli.Context) error {
-			return withService(c, func(spec *config.Spec, cl client.Client) error {
+			return withService(c, s, func(spec *config.Spec, cl client.Client) error {
 				r, err := describeRunning(c, cl, workflows.DeployWorkflowID(spec.Service, spec.EnvironmentName()), "")
 				if err != nil {
 					return err

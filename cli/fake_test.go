@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/mock"
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/mocks"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/hoist-dev/hoist/workflows"
+)
+
+// runWith runs the CLI against a fake Temporal: a call the test did not
+// expect fails it (testify panics, and the mock asserts what was expected).
+func runWith(t *testing.T, fake *mocks.Client, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	s := Streams{In: strings.NewReader(""), Out: &out, Err: &errb,
+		Dial: func(client.Options) (client.Client, error) { return fake, nil }}
+	code = Run(context.Background(), append([]string{"hoist", "--task-queue", "q"}, args...), s)
+	fake.AssertExpectations(t)
+	return code, out.String(), errb.String()
+}
+
+func newFake(t *testing.T) *mocks.Client {
+	fake := mocks.NewClient(t)
+	fake.On("Close").Return().Maybe()
+	return fake
+}
+
+func pollers(fresh bool) *workflowservice.DescribeTaskQueueResponse {
+	if !fresh {
+		return &workflowservice.DescribeTaskQueueResponse{}
+	}
+	return &workflowservice.DescribeTaskQueueResponse{Pollers: []*taskqueuepb.PollerInfo{{LastAccessTime: timestamppb.Now(), Identity: "1@w"}}}
+}
+
+func runningDeployOf(t *testing.T, id, runID, version string) *workflowservice.DescribeWorkflowExecutionResponse {
+	t.Helper()
+	p, err := converter.GetDefaultDataConverter().ToPayload(version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
+		Execution:        &commonpb.WorkflowExecution{WorkflowId: id, RunId: runID},
+		Status:           enums.WORKFLOW_EXECUTION_STATUS_RUNNING,
+		SearchAttributes: &commonpb.SearchAttributes{IndexedFields: map[string]*commonpb.Payload{workflows.VersionAttribute.GetName(): p}},
+	}}
+}
+
+// With no worker on the queue, status and deploy start nothing and say
+// how to start one, instead of waiting in silence.
+func TestNoWorkerStartsNothing(t *testing.T) {
+	cfg := serviceDir(t, map[string]string{})
+	for _, args := range [][]string{{"status", "-c", cfg}, {"deploy", "-c", cfg, "--version", "v1"}, {"rollback", "-c", cfg, "--to", "v1"}} {
+		fake := newFake(t)
+		fake.On("DescribeTaskQueue", mock.Anything, "q", enums.TASK_QUEUE_TYPE_WORKFLOW).Return(pollers(false), nil).Once()
+		code, out, errOut := runWith(t, fake, args...)
+		if code != ExitUsage || out != "" {
+			t.Errorf("%s: exit %d, stdout %q", args[0], code, out)
+		}
+		wantContains(t, errOut, "no worker polls task queue q in namespace default", "--wait-for-worker", "nothing was started")
+	}
+}
+
+// A retried CI job's `deploy --attach` of v3d while v3c runs must not
+// follow v3c to a success: exit 4, naming v3c. The lock is the service's
+// staging environment.
+func TestAttachAnotherVersionRefused(t *testing.T) {
+	cfg := serviceDir(t, map[string]string{})
+	fake := newFake(t)
+	fake.On("DescribeTaskQueue", mock.Anything, "q", enums.TASK_QUEUE_TYPE_WORKFLOW).Return(pollers(true), nil)
+	fake.On("ExecuteWorkflow", mock.Anything, mock.MatchedBy(func(o client.StartWorkflowOptions) bool {
+		env, ok := o.TypedSearchAttributes.GetKeyword(workflows.EnvironmentAttribute)
+		return o.ID == "deploy/web/staging" && ok && env == "staging"
+	}), workflows.DeployWorkflowName, mock.Anything).
+		Return(nil, serviceerror.NewWorkflowExecutionAlreadyStarted("already started", "", "run-1")).Once()
+	fake.On("DescribeWorkflowExecution", mock.Anything, "deploy/web/staging", "run-1").
+		Return(runningDeployOf(t, "deploy/web/staging", "run-1", "v3c"), nil).Once()
+	fake.On("QueryWorkflow", mock.Anything, "deploy/web/staging", "run-1", workflows.ProgressQuery).
+		Return(nil, errors.New("no worker answered")).Once()
+	code, out, errOut := runWith(t, fake, "deploy", "-c", cfg, "--version", "v3d", "--attach")
+	if code != ExitBusy {
+		t.Fatalf("exit %d, want %d; stdout %q stderr %q", code, ExitBusy, out, errOut)
+	}
+	wantContains(t, errOut, "version v3c", "not version v3d")
+	if strings.Contains(out, "Successfully") || strings.Contains(out, "following") {
+		t.Fatalf("it followed another version: %q", out)
+	}
+}
+
+// `hoist rollback` while a deploy runs is refused by the lock, before it
+// reads the hosts (which a deploy in flight leaves between releases).
+func TestRollbackWhileDeployRunsRefused(t *testing.T) {
+	cfg := serviceDir(t, map[string]string{})
+	fake := newFake(t)
+	fake.On("DescribeWorkflowExecution", mock.Anything, "deploy/web/staging", "").
+		Return(runningDeployOf(t, "deploy/web/staging", "run-2", "v2"), nil).Once()
+	fake.On("QueryWorkflow", mock.Anything, "deploy/web/staging", "run-2", workflows.ProgressQuery).
+		Return(nil, errors.New("no worker answered")).Once()
+	code, _, errOut := runWith(t, fake, "rollback", "-c", cfg)
+	if code != ExitBusy {
+		t.Fatalf("exit %d, want %d; stderr %q", code, ExitBusy, errOut)
+	}
+	wantContains(t, errOut, "another deploy or rollback of web is running: workflow deploy/web/staging (run run-2)", "version v2")
+	if strings.Contains(errOut, "disagree") {
+		t.Fatalf("blamed the hosts: %q", errOut)
+	}
+}
