@@ -61,13 +61,18 @@ func TestSecretsNeverInHistory(t *testing.T) {
 	}
 
 	// v2 crashes printing a secret: the app rejects CRASH_AFTER's value
-	// and logs it. The cause, log line included, reaches the user.
+	// and logs it. The cause, log line included, reaches the user, with
+	// the .env's values redacted by name (issue 8 §8).
 	if err := os.WriteFile(env, []byte("APP_SECRET="+appSecret+"\nCRASH_AFTER="+crashSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r := deploy("v2")
 	r.want(t, 1)
-	wantContains(t, "the failure line", r.line(t, "❌ Deployment of version v2 failed! Rolled back to v1."), crashSecret)
+	line := r.line(t, "❌ Deployment of version v2 failed! Rolled back to v1.")
+	wantContains(t, "the failure line", line, "[CRASH_AFTER redacted]")
+	if strings.Contains(r.stdout+r.stderr, crashSecret) {
+		t.Fatalf("the .env's value reached the output unredacted:\n%s", r)
+	}
 	samples := ps.stop()
 	s.wantState("v1", suite.env.AuthImage("v1"), "v1", "v2 (failed)")
 
