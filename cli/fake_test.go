@@ -65,14 +65,30 @@ func runningDeployOf(t *testing.T, id, runID, version string) *workflowservice.D
 func TestNoWorkerStartsNothing(t *testing.T) {
 	cfg := serviceDir(t, map[string]string{})
 	for _, args := range [][]string{{"status", "-c", cfg}, {"deploy", "-c", cfg, "--version", "v1"}, {"rollback", "-c", cfg, "--to", "v1"}} {
-		fake := newFake(t)
-		fake.On("DescribeTaskQueue", mock.Anything, "q", enums.TASK_QUEUE_TYPE_WORKFLOW).Return(pollers(false), nil).Once()
-		code, out, errOut := runWith(t, fake, args...)
-		if code != ExitUsage || out != "" {
-			t.Errorf("%s: exit %d, stdout %q", args[0], code, out)
-		}
-		wantContains(t, errOut, "no worker polls task queue q in namespace default", "--wait-for-worker", "nothing was started")
+		t.Run(args[0], func(t *testing.T) {
+			t.Parallel()
+			fake := newFake(t)
+			fake.On("DescribeTaskQueue", mock.Anything, "q", enums.TASK_QUEUE_TYPE_WORKFLOW).Return(pollers(false), nil)
+			code, out, errOut := runWith(t, fake, args...)
+			if code != ExitUsage || out != "" {
+				t.Errorf("%s: exit %d, stdout %q", args[0], code, out)
+			}
+			wantContains(t, errOut, "no worker polls task queue q in namespace default", "--wait-for-worker", "nothing was started")
+		})
 	}
+}
+
+// A worker started a moment before the command (a script that starts one
+// and deploys) is waited for: it polls within the grace period.
+func TestWorkerStartingIsWaitedFor(t *testing.T) {
+	cfg := serviceDir(t, map[string]string{})
+	fake := newFake(t)
+	fake.On("DescribeTaskQueue", mock.Anything, "q", enums.TASK_QUEUE_TYPE_WORKFLOW).Return(pollers(false), nil).Twice()
+	fake.On("DescribeTaskQueue", mock.Anything, "q", enums.TASK_QUEUE_TYPE_WORKFLOW).Return(pollers(true), nil).Once()
+	fake.On("ExecuteWorkflow", mock.Anything, mock.Anything, workflows.StatusWorkflowName, mock.Anything).
+		Return(nil, errors.New("stop here")).Once()
+	_, _, errOut := runWith(t, fake, "status", "-c", cfg)
+	wantContains(t, errOut, "starting the status workflow: stop here")
 }
 
 // A retried CI job's `deploy --attach` of v3d while v3c runs must not

@@ -82,22 +82,40 @@ var waitForWorkerFlag = &ucli.BoolFlag{Name: flagWaitForWorker, Usage: "start ev
 // minutes more; this cuts that to two.
 const pollerFresh = 2 * time.Minute
 
+// workerGrace is how long checkWorker waits for a worker to poll: one
+// started a moment before (a script that starts a worker, then deploys)
+// is still connecting.
+const (
+	workerGrace     = 5 * time.Second
+	workerPollEvery = 250 * time.Millisecond
+)
+
 // checkWorker refuses, before anything starts, when no worker polls the
-// task queue: the workflow would wait in the queue, silently, until one
-// does. --wait-for-worker starts it anyway.
+// task queue within workerGrace: the workflow would wait in the queue,
+// silently, until one does. --wait-for-worker starts it anyway.
 func checkWorker(c *ucli.Context, cl client.Client) error {
 	if c.Bool(flagWaitForWorker) {
 		return nil
 	}
 	queue := c.String(flagTaskQueue)
-	resp, err := cl.DescribeTaskQueue(c.Context, queue, enums.TASK_QUEUE_TYPE_WORKFLOW)
-	if err != nil {
-		return fmt.Errorf("looking for workers on task queue %s: %w", queue, err)
+	deadline := time.Now().Add(workerGrace)
+	for {
+		resp, err := cl.DescribeTaskQueue(c.Context, queue, enums.TASK_QUEUE_TYPE_WORKFLOW)
+		if err != nil {
+			return fmt.Errorf("looking for workers on task queue %s: %w", queue, err)
+		}
+		if livePollers(resp.GetPollers(), time.Now()) > 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return noWorkerError(c.String(flagTemporalAddress), c.String(flagNamespace), queue)
+		}
+		select {
+		case <-c.Context.Done():
+			return c.Context.Err()
+		case <-time.After(workerPollEvery):
+		}
 	}
-	if livePollers(resp.GetPollers(), time.Now()) > 0 {
-		return nil
-	}
-	return noWorkerError(c.String(flagTemporalAddress), c.String(flagNamespace), queue)
 }
 
 // livePollers counts the pollers seen within pollerFresh of now.
