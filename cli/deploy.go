@@ -32,9 +32,10 @@ func deployCommand(s Streams) *ucli.Command {
 		Name:  "deploy",
 		Usage: "deploy the service's files as a new release to every host, rolling back on failure",
 		Description: `Ships the files folder as release --version to every host of hoist.yml, in
-order: upload, switch current, pull, up, then the running check. The
-running check covers hoist.yml's services: (every compose service when
-left out); a crash or restart of a service not listed is a warning.
+order: upload, registry login and pull (the old release still serves),
+switch current, up, then the running check. The running check covers
+hoist.yml's services: (every compose service when left out); a crash or
+restart of a service not listed is a warning.
 A bundle holding an env file (.env, or an env_file the compose file
 names) is refused unless payloads are encrypted: see hoist codec-key.`,
 		Flags: []ucli.Flag{
