@@ -284,3 +284,20 @@ func TestRegistryWithoutWorkerCredentialTouchesNoHost(t *testing.T) {
 		t.Fatalf("a host was touched: %v", f.calls)
 	}
 }
+
+// Issue 8 §4: with no good release left, the failure says so, and the
+// host is not switched to a release that never passed its check.
+func TestNoGoodReleaseLeftIsSaid(t *testing.T) {
+	f := newFleet("h1")
+	f.seed("h1", "v1", "v1")
+	delete(f.hosts["h1"].good, "v1") // v1 never passed a check here
+	f.verdict["h1/v2"] = "crashed"
+	r := deployWith(t, f, DeployInput{Spec: spec("h1"), Version: "v2", Bundle: []byte("b")})
+	msg, d := failureOf(t, r.err)
+	if !d.NothingToRollBackTo || !d.NoGoodRelease || !strings.Contains(msg, "no earlier release passed its running check") {
+		t.Fatalf("message %q details %+v", msg, d)
+	}
+	if got := strings.Join(calls(f, "h1"), ","); strings.Contains(got, "SwitchCurrent v1") {
+		t.Fatalf("switched back to a release that never passed its check: %s", got)
+	}
+}

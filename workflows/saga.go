@@ -44,6 +44,7 @@ func (d *deploy) fail(ctx workflow.Context, cause error) error {
 			}
 			if h.prev == "" {
 				details.NothingToRollBackTo = true
+				details.NoGoodRelease = details.NoGoodRelease || !h.first
 				if h.started && h.failedCheck {
 					rel := activities.ReleaseInput{Target: h.t, Version: d.in.Version}
 					_ = d.step(cctx, h.t.Label(), "stop "+d.in.Version+" (nothing known-good to roll back to)", composeStep, a.HaltRelease, rel, nil)
@@ -185,8 +186,17 @@ func failureMessage(f FailureDetails) string {
 	case f.RolledBackTo != "":
 		return fmt.Sprintf("❌ %s failed! Rolled back to %s. Cause%s: %s", what, f.RolledBackTo, where, f.Cause)
 	case f.NothingToRollBackTo:
-		return fmt.Sprintf("❌ %s failed%s: %s. Nothing to roll back to: there was no previous release.", what, where, f.Cause)
+		return fmt.Sprintf("❌ %s failed%s: %s. %s", what, where, f.Cause, NothingToRollBackToText(f))
 	default:
 		return fmt.Sprintf("❌ %s failed%s: %s. No host had been changed.", what, where, f.Cause)
 	}
+}
+
+// NothingToRollBackToText says why a failed deploy had nothing to return
+// to: a first deploy, or no release that passed its running check.
+func NothingToRollBackToText(f FailureDetails) string {
+	if f.NoGoodRelease {
+		return "Nothing to roll back to: no earlier release passed its running check on the host (only good releases are rolled back to; name one with hoist rollback --to)."
+	}
+	return "Nothing to roll back to: there was no previous release."
 }

@@ -105,6 +105,9 @@ type FailureDetails struct {
 	Cause               string `json:"cause"` // why
 	RolledBackTo        string `json:"rolled_back_to,omitempty"`
 	NothingToRollBackTo bool   `json:"nothing_to_roll_back_to,omitempty"`
+	// NoGoodRelease: there were releases before, but none had passed its
+	// running check there (with NothingToRollBackTo).
+	NoGoodRelease bool `json:"no_good_release,omitempty"`
 	Cancelled           bool   `json:"cancelled,omitempty"`
 	// RollbackFailed: the previous release did not come back on some
 	// host; Recovery says per host what state it is in and what to run.
