@@ -4,11 +4,13 @@ package e2e
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hoist-dev/hoist/remote"
 )
@@ -162,4 +164,55 @@ func writeComposeFile(t *testing.T, s *service, body string) {
 	if err := os.WriteFile(filepath.Join(s.dir, "files", "compose.yaml"), []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Issue 8 §3: a Deploy started past the CLI — here by the Temporal CLI,
+// as the Web UI's "Start Workflow" or a script would — is checked by the
+// workflow itself: it fails non-retryable with the field named, and no
+// activity runs, so no host is touched. Before: remote_base "/" with
+// version "../tmp/x" ran (and wrote outside any base), an unknown kind
+// ran as a deploy, and a base the command builders refuse panicked in
+// the activities, which were retried while the workflow hung.
+func TestHostileDeployStartedPastTheCLI(t *testing.T) {
+	t.Parallel()
+	bundle := "H4sIAAAAAAAA/wAAAP//AQAA//8AAAAAAAAAAA==" // any bytes: nothing may get as far as reading them
+	spec := func(base string) string {
+		return fmt.Sprintf(`{"service":"hostile","remote_base":%q,"compose_file":"compose.yaml","hosts":[{"address":%q,"user":%q}],`+
+			`"wait":{"retries":1,"delay":1000000000},"health":{"unhealthy":"warn"},"keep_releases":3}`, base, suite.env.Host(1), suite.env.User)
+	}
+	cases := []struct{ name, input, field string }{
+		{"root base, version climbing out", fmt.Sprintf(`{"spec":%s,"version":"../tmp/x","kind":"deploy","bundle":%q}`, spec("/"), bundle), "remote_base"},
+		{"unknown kind", fmt.Sprintf(`{"spec":%s,"version":"v1","kind":"destroy","bundle":%q}`, spec("/srv/e2e/hostile"), bundle), "kind"},
+		{"base the builders refuse", fmt.Sprintf(`{"spec":%s,"version":"v1","kind":"deploy","bundle":%q}`, spec("srv/relative"), bundle), "remote_base"},
+	}
+	for i, c := range cases {
+		id := fmt.Sprintf("hostile-%d-%d", i, rand.Uint32())
+		if _, err := temporal(t, "workflow", "start", "--type", "Deploy", "--task-queue", suite.queue, "--workflow-id", id, "--input", c.input); err != nil {
+			t.Fatal(err)
+		}
+		h := workflowHistory(t, id)
+		for deadline := time.Now().Add(time.Minute); !isClosed(h.closed()) && time.Now().Before(deadline); h = workflowHistory(t, id) {
+			time.Sleep(200 * time.Millisecond)
+		}
+		if h.closed() != "WORKFLOW_EXECUTION_FAILED" || h.failureType() != "InvalidInput" {
+			t.Fatalf("%s: closed %q with failure type %q, want a failed InvalidInput", c.name, h.closed(), h.failureType())
+		}
+		if acts := h.activities(); len(acts) != 0 {
+			t.Fatalf("%s: activities ran: %v", c.name, acts)
+		}
+		if !strings.Contains(string(h.raw), c.field+": ") {
+			t.Fatalf("%s: the failure does not name %s:\n%.2000s", c.name, c.field, h.raw)
+		}
+	}
+	if out := ssh(t, 1, "ls -d /tmp/x /srv/e2e/hostile 2>/dev/null; true"); strings.TrimSpace(out) != "" {
+		t.Fatalf("a hostile deploy touched h1: %s", out)
+	}
+}
+
+func isClosed(last string) bool {
+	switch strings.TrimPrefix(last, "WORKFLOW_EXECUTION_") {
+	case "COMPLETED", "FAILED", "TIMED_OUT", "CANCELED", "TERMINATED", "CONTINUED_AS_NEW":
+		return true
+	}
+	return false
 }
