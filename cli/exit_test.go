@@ -273,3 +273,15 @@ func TestRetryNotices(t *testing.T) {
 		t.Fatalf("printed %q, want %q", out.String(), want)
 	}
 }
+
+// A cancelled deploy with nothing to roll back to says why, in the
+// workflow's words, and needs a human.
+func TestCancelledWithNothingToRollBackTo(t *testing.T) {
+	d := workflows.FailureDetails{Version: "v2", Cancelled: true, NothingToRollBackTo: true, NoGoodRelease: true}
+	var out bytes.Buffer
+	err := outcome(Streams{Out: &out}, testIn(), &workflows.DeployResult{}, temporal.NewCanceledError(d))
+	want := "❌ Deployment of version v2 was cancelled. " + workflows.NothingToRollBackToText(d) + "\n"
+	if ExitCode(err) != ExitUnsafe || out.String() != want {
+		t.Fatalf("exit %d, printed %q; want %d and %q", ExitCode(err), out.String(), ExitUnsafe, want)
+	}
+}

@@ -247,7 +247,7 @@ func cancelledMessage(d workflows.FailureDetails) string {
 	case d.RolledBackTo != "":
 		msg += " Rolled back to " + d.RolledBackTo + "."
 	case d.NothingToRollBackTo:
-		msg += " Nothing to roll back to: there was no previous release."
+		msg += " " + workflows.NothingToRollBackToText(d)
 	default:
 		msg += " No host had been changed."
 	}
