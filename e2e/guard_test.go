@@ -37,7 +37,7 @@ func TestConcurrentDeployRefused(t *testing.T) {
 
 	// The second deploy, with other files under another version.
 	second := s.deploy("v2", image("v2"))
-	second.want(t, 1)
+	second.want(t, 4) // refused: another deploy of the service and environment runs
 	wantContains(t, "stderr of the refused deploy", second.stderr,
 		fmt.Sprintf("another deploy or rollback of %s is running: workflow deploy/%s (run %s)", s.name, s.name, runID))
 	if second.took > 10*time.Second {

@@ -250,7 +250,7 @@ func TestCrashOnFirstDeploy(t *testing.T) {
 	s := newService(t, "crashfirst", portCrashFirst)
 
 	r := s.deploy("v1", image("v1").crashing())
-	r.want(t, 1)
+	r.want(t, 3) // failed, and nothing serves: not safe
 	line := r.line(t, "❌ Deployment of version v1 failed: host h1, step wait running: ")
 	if !strings.HasSuffix(line, ". Nothing to roll back to: there was no previous release.") {
 		t.Fatalf("the failure line does not say there is nothing to roll back to: %q", line)

@@ -301,3 +301,15 @@ func TestNoGoodReleaseLeftIsSaid(t *testing.T) {
 		t.Fatalf("switched back to a release that never passed its check: %s", got)
 	}
 }
+
+// Issue 8 §7: a first deploy that fails leaves nothing serving, even
+// when it failed before changing the host: it is reported not safe.
+func TestFirstDeployFailingAtPullIsNotSafe(t *testing.T) {
+	f := newFleet("h1")
+	f.failOn["h1/PullImages/v1"] = temporal.NewNonRetryableApplicationError("manifest unknown", activities.ErrCommand, nil)
+	r := deployWith(t, f, DeployInput{Spec: spec("h1"), Version: "v1", Bundle: []byte("b")})
+	msg, d := failureOf(t, r.err)
+	if !d.NothingToRollBackTo || d.NoGoodRelease || !strings.Contains(msg, "there was no previous release") || f.hosts["h1"].current != "" {
+		t.Fatalf("message %q details %+v host %+v", msg, d, f.hosts["h1"])
+	}
+}

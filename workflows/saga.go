@@ -39,6 +39,11 @@ func (d *deploy) fail(ctx workflow.Context, cause error) error {
 			if h.failedCheck {
 				d.markFailed(cctx, h)
 			}
+			if h.first && d.in.Kind == KindDeploy {
+				// A first deploy that failed leaves nothing serving, whether
+				// or not it got as far as changing the host: not safe.
+				details.NothingToRollBackTo = true
+			}
 			if !h.switched && !h.started {
 				continue // nothing was changed on this host
 			}
