@@ -49,6 +49,15 @@ func (s State) Has(version string) bool {
 	return ok
 }
 
+// HealthOf is the health of the version's release ("" when it is not there).
+func (s State) HealthOf(version string) string {
+	r, ok := s.release(version)
+	if !ok {
+		return ""
+	}
+	return r.Health()
+}
+
 // Failed reports whether the version is marked failed.
 func (s State) Failed(version string) bool {
 	r, _ := s.release(version)

@@ -379,7 +379,9 @@ func TestCLIKilledThenWatch(t *testing.T) {
 	wantContains(t, "the refused --attach", r.stdout+r.stderr, "v4")
 	r = s.hoist("deploy", "--config", s.hoistYML(), "--version", "v4", "--attach")
 	r.want(t, 0, s.deployedLine("v4"))
-	s.wantState("v4", suite.env.Image("v1"), "v2", "v3 (failed)", "v4")
+	// keep_releases 3 counts good releases: v4, v2, v1 all stay, and the
+	// failed v3, newer than v1, with them.
+	s.wantState("v4", suite.env.Image("v1"), "v1", "v2", "v3 (failed)", "v4")
 }
 
 // startSlowPullDeploy deploys v1 through a worker of the test's own, then

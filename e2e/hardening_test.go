@@ -21,6 +21,7 @@ const (
 	portMixedNames           = 18202
 	portDependsOn            = 18203
 	portUncheckedCrash       = 18204
+	portUnmarkedCurrent      = 18205
 )
 
 // Issue 8 §4: v2 is current and `hoist deploy --version v2` fails at the
@@ -40,7 +41,8 @@ func testRedeployOfCurrentWithRegistryDown(t *testing.T) {
 	r := s.deploy("v2", image("v2"))
 	r.want(t, 1)
 	line := r.line(t, "❌ Deployment of version v2 failed")
-	wantContains(t, "the failure line", line, "step pull", "No host had been changed")
+	wantContains(t, "the failure line", line, "step pull")
+	wantContains(t, "the output", r.stdout, "No host had been changed") // after compose's lines
 	if strings.Contains(r.stdout+r.stderr, "Rolled back") {
 		t.Fatalf("a failed redeploy that changed nothing claims a rollback:\n%s", r)
 	}
@@ -215,4 +217,20 @@ func isClosed(last string) bool {
 		return true
 	}
 	return false
+}
+
+// A host deployed by a hoist without release marks: its current release
+// is checked before it is replaced and, healthy, rolled back to when the
+// new release crashes; upgrading hoist does not cost the first rollback.
+func TestUnmarkedCurrentIsCheckedAndRolledBackTo(t *testing.T) {
+	t.Parallel()
+	s := newService(t, "unmarked", portUnmarkedCurrent)
+	s.mustDeploy("v1", image("v1"))
+	ssh(t, 1, "rm -- "+remote.Quote(s.base+"/v1/.hoist-good"))
+	r := s.deploy("v2", image("v2").crashing())
+	r.want(t, 1)
+	r.line(t, "❌ Deployment of version v2 failed! Rolled back to v1.")
+	s.wantState("v1", suite.env.Image("v1"), "v1", "v2 (failed)")
+	s.wantServes("v1")
+	ssh(t, 1, "test -e "+remote.Quote(s.base+"/v1/.hoist-good"))
 }

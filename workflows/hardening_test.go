@@ -105,7 +105,8 @@ func TestFailedRollbackStillMarksTheNewReleaseFailed(t *testing.T) {
 func TestRollbackChoosesOnlyKnownGood(t *testing.T) {
 	f := newFleet("h1")
 	f.seed("h1", "v2", "v1", "v2")
-	delete(f.hosts["h1"].good, "v2") // v2 never passed a check here
+	delete(f.hosts["h1"].good, "v2") // v2 never passed a check here,
+	f.verdict["h1/v2"] = "unhealthy" // and is not healthy when the deploy looks
 	f.verdict["h1/v3"] = "crashed"
 	r := deployWith(t, f, DeployInput{Spec: spec("h1"), Version: "v3", Bundle: []byte("b")})
 	_, d := failureOf(t, r.err)
@@ -291,6 +292,7 @@ func TestNoGoodReleaseLeftIsSaid(t *testing.T) {
 	f := newFleet("h1")
 	f.seed("h1", "v1", "v1")
 	delete(f.hosts["h1"].good, "v1") // v1 never passed a check here
+	f.verdict["h1/v1"] = "crashed"   // and is down when the deploy looks
 	f.verdict["h1/v2"] = "crashed"
 	r := deployWith(t, f, DeployInput{Spec: spec("h1"), Version: "v2", Bundle: []byte("b")})
 	msg, d := failureOf(t, r.err)
@@ -311,5 +313,23 @@ func TestFirstDeployFailingAtPullIsNotSafe(t *testing.T) {
 	msg, d := failureOf(t, r.err)
 	if !d.NothingToRollBackTo || d.NoGoodRelease || !strings.Contains(msg, "there was no previous release") || f.hosts["h1"].current != "" {
 		t.Fatalf("message %q details %+v host %+v", msg, d, f.hosts["h1"])
+	}
+}
+
+// A current release nothing is known about (deployed by a hoist without
+// release marks) is checked before it is replaced: healthy, it is marked
+// good and rolled back to, so upgrading hoist does not cost a rollback.
+func TestUnknownHealthyCurrentIsAdopted(t *testing.T) {
+	f := newFleet("h1")
+	f.seed("h1", "v1", "v1")
+	delete(f.hosts["h1"].good, "v1")
+	f.verdict["h1/v2"] = "crashed"
+	r := deployWith(t, f, DeployInput{Spec: spec("h1"), Version: "v2", Bundle: []byte("b")})
+	_, d := failureOf(t, r.err)
+	if d.RolledBackTo != "v1" || f.hosts["h1"].current != "v1" || !f.hosts["h1"].good["v1"] {
+		t.Fatalf("details %+v host %+v calls %v", d, f.hosts["h1"], calls(f, "h1"))
+	}
+	if got := calls(f, "h1"); got[0] != "WaitRunning v1" || got[1] != "MarkGood v1" {
+		t.Fatalf("calls %v: v1 is checked and marked before anything changes", got)
 	}
 }

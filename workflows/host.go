@@ -37,6 +37,11 @@ func (d *deploy) deployHost(ctx workflow.Context, t activities.Target) (warnings
 			h.prev = st.Current
 		}
 	}
+	if in.Kind == KindDeploy && st.Current != "" && st.Current != in.Version && st.HealthOf(st.Current) == commands.HealthUnknown {
+		if d.adoptCurrent(ctx, t, st.Current) {
+			h.prev = st.Current
+		}
+	}
 	h.outcome = HostOutcome{Host: host, Previous: h.prev}
 	d.hosts = append(d.hosts, h)
 
@@ -96,6 +101,21 @@ func (d *deploy) deployHost(ctx workflow.Context, t activities.Target) (warnings
 		d.failLast(wr.Verdict + ": " + wr.Detail)
 		return nil, &stepError{host: host, step: "wait running", err: fmt.Errorf("%s: %s (running-check window %s)", wr.Verdict, wr.Detail, d.window())}
 	}
+}
+
+// adoptCurrent checks the current release when nothing is known about it
+// (deployed by a hoist before release marks, or accepted with a health
+// warning) before anything replaces it: running and healthy now, it is
+// marked good and becomes this deploy's rollback target; otherwise it is
+// not rolled back to. One look, no waiting.
+func (d *deploy) adoptCurrent(ctx workflow.Context, t activities.Target, current string) bool {
+	look := activities.WaitInput{Target: t, Version: current, EnvFiles: withDotEnv(nil), Window: 0}
+	var wr activities.WaitResult
+	if err := d.step(ctx, t.Label(), "check current "+current, quickStep, a.WaitRunning, look, &wr); err != nil || wr.Verdict != commands.Healthy.String() {
+		return false
+	}
+	mark := activities.MarkGoodInput{Target: t, Version: current}
+	return d.step(ctx, t.Label(), "mark "+current+" good", quickStep, a.MarkGood, mark, nil) == nil
 }
 
 // markGood records that the release passed its check on the host, with

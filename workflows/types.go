@@ -108,7 +108,7 @@ type FailureDetails struct {
 	// NoGoodRelease: there were releases before, but none had passed its
 	// running check there (with NothingToRollBackTo).
 	NoGoodRelease bool `json:"no_good_release,omitempty"`
-	Cancelled           bool   `json:"cancelled,omitempty"`
+	Cancelled     bool `json:"cancelled,omitempty"`
 	// RollbackFailed: the previous release did not come back on some
 	// host; Recovery says per host what state it is in and what to run.
 	RollbackFailed bool     `json:"rollback_failed,omitempty"`
