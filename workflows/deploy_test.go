@@ -461,9 +461,10 @@ func TestManualRollback(t *testing.T) {
 	}
 }
 
-func TestCancelDuringWaitCompensates(t *testing.T) {
-	f := newFleet("h1")
-	f.seed("h1", "v1", "v1")
+// cancelDuringWait deploys v2 over v1 on h1 and cancels the deploy when
+// its running check starts; it returns the cancellation.
+func cancelDuringWait(t *testing.T, f *fleet) *temporal.CanceledError {
+	t.Helper()
 	var env *testsuite.TestWorkflowEnvironment
 	cancelled := false
 	f.onWait = func() {
@@ -477,6 +478,13 @@ func TestCancelDuringWaitCompensates(t *testing.T) {
 	if !errors.As(r.err, &canceled) {
 		t.Fatalf("want cancelled, got %v", r.err)
 	}
+	return canceled
+}
+
+func TestCancelDuringWaitCompensates(t *testing.T) {
+	f := newFleet("h1")
+	f.seed("h1", "v1", "v1")
+	cancelDuringWait(t, f)
 	h := f.hosts["h1"]
 	if h.current != "v1" || h.running != "v1" {
 		t.Fatalf("after cancel the previous release must serve: %+v (calls %v)", h, f.calls)

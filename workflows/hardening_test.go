@@ -194,19 +194,7 @@ func TestCancelWithFailedRollbackSaysSo(t *testing.T) {
 	f := newFleet("h1")
 	f.seed("h1", "v1", "v1")
 	f.verdict["h1/v1"] = "crashed"
-	var env *testsuite.TestWorkflowEnvironment
-	cancelled := false
-	f.onWait = func() {
-		if !cancelled {
-			cancelled = true
-			env.CancelWorkflow()
-		}
-	}
-	r := deployWith(t, f, DeployInput{Spec: spec("h1"), Version: "v2", Bundle: []byte("b")}, func(e *testsuite.TestWorkflowEnvironment) { env = e })
-	var canceled *temporal.CanceledError
-	if !errors.As(r.err, &canceled) {
-		t.Fatalf("want cancelled, got %v", r.err)
-	}
+	canceled := cancelDuringWait(t, f)
 	var d FailureDetails
 	if !canceled.HasDetails() || canceled.Details(&d) != nil || !d.RollbackFailed || len(d.Recovery) == 0 {
 		t.Fatalf("cancel details %+v: want the failed rollback and its recovery", d)
