@@ -16,9 +16,15 @@ source "${HOIST_TB_DIR:-/var/lib/hoist-testbed}/env"
 T=$HOIST_TB_TEMPORAL_BIN
 ADDR=$HOIST_TB_TEMPORAL
 OUT=workflows/testdata
-since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+# Histories of today's flow are written as hardened-NAME.json; the NAME.json
+# recorded before the hardening change (issue 8) stay, and keep proving
+# that deploys in flight across the upgrade replay.
+PREFIX=hardened-
+# HOIST_RECORD_SINCE=<RFC 3339 time> reuses an e2e run that started then
+# instead of running the suite again.
+since=${HOIST_RECORD_SINCE:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}
 
-go test -count=1 -tags integration ./e2e/ >/dev/null
+[[ -n ${HOIST_RECORD_SINCE:-} ]] || go test -count=1 -tags integration ./e2e/ >/dev/null
 
 # latest PREFIX STATUS [EXCLUDE]: "workflowId runId" of the newest run
 # since $since whose ID does not contain EXCLUDE.
@@ -31,8 +37,8 @@ latest() {
 export_run() { # NAME PREFIX STATUS [EXCLUDE]
 	read -r id run < <(latest "$2" "$3" "${4:-}")
 	[[ -n ${run:-} ]] || { echo "no $3 run of $2* since $since" >&2; exit 1; }
-	"$T" workflow show --address "$ADDR" -w "$id" -r "$run" -o json >"$OUT/$1.json"
-	echo "$OUT/$1.json <- $id $run"
+	"$T" workflow show --address "$ADDR" -w "$id" -r "$run" -o json >"$OUT/$PREFIX$1.json"
+	echo "$OUT/$PREFIX$1.json <- $id $run"
 }
 
 export_run deploy-success deploy/e2e-first- Completed
@@ -41,6 +47,9 @@ export_run deploy-rollback deploy/e2e-crash- Failed crashfirst
 export_run deploy-first-failure deploy/e2e-crashfirst- Failed
 export_run deploy-two-hosts-rollback deploy/e2e-twohosts- Failed
 export_run status status/e2e- Completed
+export_run deploy-pull-failed deploy/e2e-causeshell- Failed
+export_run deploy-up-failed deploy/e2e-dependson- Failed
+export_run rollback-manual deploy/e2e-mixednames- Completed
 
 # A cancelled deploy: v1, then an unhealthy v2 cancelled during its wait.
 dir=$(mktemp -d)

@@ -18,7 +18,12 @@ func TestReplayRecordedHistories(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"deploy-success", "deploy-warning", "deploy-rollback", "deploy-first-failure", "deploy-two-hosts-rollback", "deploy-cancelled", "status"}
+	// NAME: recorded before the hardening change (issue 8), replaying the
+	// flow deploys in flight across the upgrade ran; hardened-NAME: today's.
+	want := []string{"deploy-success", "deploy-warning", "deploy-rollback", "deploy-first-failure", "deploy-two-hosts-rollback", "deploy-cancelled", "status",
+		"hardened-deploy-success", "hardened-deploy-warning", "hardened-deploy-rollback", "hardened-deploy-first-failure",
+		"hardened-deploy-two-hosts-rollback", "hardened-deploy-cancelled", "hardened-status",
+		"hardened-deploy-pull-failed", "hardened-deploy-up-failed", "hardened-rollback-manual"}
 	have := map[string]bool{}
 	for _, f := range files {
 		have[filepath.Base(f[:len(f)-len(".json")])] = true
