@@ -29,7 +29,7 @@ var exitCodes = []struct {
 }{
 	{ExitOK, "deployed (health warnings included), rolled back as asked, or cancel done"},
 	{ExitRolledBack, "failed and rolled back cleanly: the previous release serves"},
-	{ExitUsage, "usage, config or setup error (no worker, Temporal unreachable, env file in cleartext): nothing was touched"},
+	{ExitUsage, "usage, config or setup error (no worker, Temporal unreachable, env file in cleartext, no worker credential for the registry): nothing was touched"},
 	{ExitUnsafe, "failed and not safe: the rollback failed, a first deploy failed with nothing to roll back to, or hoist cannot tell what a host runs; a human is needed"},
 	{ExitBusy, "refused: another deploy or rollback of the service and environment is running"},
 	{ExitInterrupted, "the CLI was interrupted; the deploy goes on (`hoist watch` re-attaches)"},
@@ -88,6 +88,9 @@ func interrupted(format string, args ...any) error {
 // failureCode is the exit code of a deploy or rollback that failed, from
 // what the workflow says it left behind.
 func failureCode(d workflows.FailureDetails) int {
+	if d.Setup {
+		return ExitUsage
+	}
 	if d.RollbackFailed || d.NothingToRollBackTo {
 		return ExitUnsafe
 	}

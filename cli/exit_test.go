@@ -64,6 +64,8 @@ func TestFailureCode(t *testing.T) {
 		{workflows.FailureDetails{NothingToRollBackTo: true}, ExitUnsafe},
 		{workflows.FailureDetails{Cancelled: true, RolledBackTo: "v1"}, ExitRolledBack},
 		{workflows.FailureDetails{Cancelled: true, RolledBackTo: "v1", RollbackFailed: true}, ExitUnsafe},
+		// the worker holds no credential for the spec's registry: setup, nothing touched
+		{workflows.FailureDetails{Setup: true}, ExitUsage},
 	} {
 		if got := failureCode(c.d); got != c.want {
 			t.Errorf("failureCode(%+v) = %d, want %d", c.d, got, c.want)

@@ -265,9 +265,9 @@ func TestRegistryWithoutWorkerCredentialTouchesNoHost(t *testing.T) {
 	s := spec("h1")
 	s.Registry = config.Registry{Type: config.RegistryLogin, Server: "evil.example:5000"}
 	r := deployWith(t, f, DeployInput{Spec: s, Version: "v2", Bundle: []byte("b")})
-	msg, _ := failureOf(t, r.err)
-	if !strings.Contains(msg, "no credential for evil.example:5000") || !strings.Contains(msg, "No host had been changed") {
-		t.Fatalf("message %q", msg)
+	msg, d := failureOf(t, r.err)
+	if !strings.Contains(msg, "no credential for evil.example:5000") || !strings.Contains(msg, "No host had been changed") || !d.Setup {
+		t.Fatalf("message %q details %+v: want a setup error, nothing touched", msg, d)
 	}
 	if got := calls(f, "h1"); len(got) != 0 || len(f.calls) != 1 {
 		t.Fatalf("a host was touched: %v", f.calls)

@@ -27,6 +27,11 @@ func (d *deploy) fail(ctx workflow.Context, cause error) error {
 	if cancelled {
 		details.Cause = "cancelled"
 	}
+	var app *temporal.ApplicationError
+	if len(d.hosts) == 0 && errors.As(cause, &app) && app.NonRetryable() &&
+		(app.Type() == activities.ErrRegistry || app.Type() == activities.ErrInvalid) {
+		details.Setup = true
+	}
 	d.progress.Phase = "rolling back"
 	cctx, _ := workflow.NewDisconnectedContext(ctx)
 

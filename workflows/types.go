@@ -108,6 +108,10 @@ type FailureDetails struct {
 	// NoGoodRelease: there were releases before, but none had passed its
 	// running check there (with NothingToRollBackTo).
 	NoGoodRelease bool `json:"no_good_release,omitempty"`
+	// Setup: refused before any host, for what the worker's set-up lacks
+	// (no credential for the spec's registry) or the input is: fix it and
+	// deploy again, nothing was touched.
+	Setup bool `json:"setup,omitempty"`
 	Cancelled     bool `json:"cancelled,omitempty"`
 	// RollbackFailed: the previous release did not come back on some
 	// host; Recovery says per host what state it is in and what to run.
