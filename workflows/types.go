@@ -111,8 +111,8 @@ type FailureDetails struct {
 	// Setup: refused before any host, for what the worker's set-up lacks
 	// (no credential for the spec's registry) or the input is: fix it and
 	// deploy again, nothing was touched.
-	Setup bool `json:"setup,omitempty"`
-	Cancelled     bool `json:"cancelled,omitempty"`
+	Setup     bool `json:"setup,omitempty"`
+	Cancelled bool `json:"cancelled,omitempty"`
 	// RollbackFailed: the previous release did not come back on some
 	// host; Recovery says per host what state it is in and what to run.
 	RollbackFailed bool     `json:"rollback_failed,omitempty"`
