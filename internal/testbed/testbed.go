@@ -1,7 +1,8 @@
 // Package testbed gives integration tests the coordinates of the local test
-// bed brought up by scripts/testbed/testbed.sh (make testbed-up): three SSH
-// hosts with their own Docker engines, two registries and a Temporal dev
-// server. See scripts/testbed/README.md for the layout.
+// bed brought up by scripts/testbed/testbed.sh (make testbed-up): N SSH
+// hosts (3 by default, HOIST_TESTBED_HOSTS=N for more) with their own Docker
+// engines, two registries and a Temporal dev server. See
+// scripts/testbed/README.md for the layout.
 //
 // Load never skips: a test that needs the test bed fails loudly, naming the
 // component that is missing and how to start it.
@@ -19,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -31,11 +33,11 @@ const upHint = "start it with `make testbed-up` (scripts/testbed/testbed.sh up, 
 // Env is the content of $HOIST_TB_DIR/env.
 type Env struct {
 	Dir                string   // HOIST_TB_DIR
-	Hosts              []string // HOIST_TB_HOSTS: h1, h2, h3 addresses (Hosts[0] is h1)
+	Hosts              []string // HOIST_TB_HOSTS: addresses of h1..hN, the hosts `up` brought up (Hosts[0] is h1)
 	User               string   // HOIST_TB_USER: SSH login user on every host
 	SSHKey             string   // HOIST_TB_SSH_KEY: client private key
 	KnownHosts         string   // HOIST_TB_KNOWN_HOSTS
-	SSHConfig          string   // HOIST_TB_SSH_CONFIG: ssh -F file with Host h1..h3
+	SSHConfig          string   // HOIST_TB_SSH_CONFIG: ssh -F file with Host h1..hN
 	Registry           string   // HOIST_TB_REGISTRY: plain registry as the hosts see it
 	RegistryPush       string   // HOIST_TB_REGISTRY_PUSH: same registry as the root engine pushes
 	AuthRegistry       string   // HOIST_TB_AUTH_REGISTRY: htpasswd registry as the hosts see it
@@ -119,6 +121,11 @@ func Read(dir string) (Env, error) {
 	}
 	if h := raw["HOIST_TB_HOSTS"]; h != "" {
 		e.Hosts = strings.Split(h, ",")
+		for i, a := range e.Hosts {
+			if net.ParseIP(a) == nil {
+				return Env{}, fmt.Errorf("%s: HOIST_TB_HOSTS entry %d (h%d) %q is not an IP address", path, i+1, i+1, a)
+			}
+		}
 	}
 	for k, v := range map[string]string{
 		"HOIST_TB_HOSTS": raw["HOIST_TB_HOSTS"], "HOIST_TB_USER": e.User, "HOIST_TB_SSH_KEY": e.SSHKey,
@@ -135,15 +142,20 @@ func Read(dir string) (Env, error) {
 }
 
 // Check probes every component and returns an error naming the first one
-// that does not answer.
+// that does not answer (hosts in order, then the rest).
 func (e Env) Check() error {
 	const timeout = 2 * time.Second
-	for i, h := range e.Hosts {
-		if err := dial("tcp", net.JoinHostPort(h, "22"), timeout); err != nil {
-			return fmt.Errorf("host h%d: sshd at %s:22 does not answer (%v)", i+1, h, err)
-		}
-		if err := dockerPing(e.HostDockerSock(i+1), timeout); err != nil {
-			return fmt.Errorf("host h%d: dockerd at %s does not answer (%v)", i+1, e.HostDockerSock(i+1), err)
+	// Every host at once: with 24 hosts one after another, a few slow
+	// answers would add up; the wall time stays that of the slowest host.
+	errs := make([]error, len(e.Hosts))
+	var wg sync.WaitGroup
+	for i := range e.Hosts {
+		wg.Go(func() { errs[i] = e.checkHost(i+1, timeout) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
 	if err := dockerPing(e.RootDockerSock, timeout); err != nil {
@@ -162,6 +174,18 @@ func (e Env) Check() error {
 	}
 	if err := dial("tcp", e.Temporal, timeout); err != nil {
 		return fmt.Errorf("temporal dev server at %s does not answer (%v)", e.Temporal, err)
+	}
+	return nil
+}
+
+// checkHost probes host n's sshd and dockerd.
+func (e Env) checkHost(n int, timeout time.Duration) error {
+	h := e.Host(n)
+	if err := dial("tcp", net.JoinHostPort(h, "22"), timeout); err != nil {
+		return fmt.Errorf("host h%d: sshd at %s:22 does not answer (%v)", n, h, err)
+	}
+	if err := dockerPing(e.HostDockerSock(n), timeout); err != nil {
+		return fmt.Errorf("host h%d: dockerd at %s does not answer (%v)", n, e.HostDockerSock(n), err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,6 +66,55 @@ HOIST_TB_DOCKER_SOCK_PATTERN=/run/hoist-tb/h%d/docker.sock
 	if e.User != "deploy" || e.Temporal != "127.0.0.1:7233" || e.AuthUser != "hoist" {
 		t.Errorf("env = %+v", e)
 	}
+}
+
+// A test bed brought up with HOIST_TESTBED_HOSTS=24 lists h1..h24 in order.
+func TestReadManyHosts(t *testing.T) {
+	dir := t.TempDir()
+	var addrs []string
+	for n := 1; n <= 24; n++ {
+		addrs = append(addrs, fmt.Sprintf("10.77.0.%d", 10+n))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "env"), []byte(minimalEnv(strings.Join(addrs, ","))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.Hosts) != 24 || e.Host(1) != "10.77.0.11" || e.Host(24) != "10.77.0.34" {
+		t.Errorf("hosts = %v", e.Hosts)
+	}
+	if got := e.HostDockerSock(24); got != "/run/hoist-tb/h24/docker.sock" {
+		t.Errorf("HostDockerSock(24) = %q", got)
+	}
+}
+
+func TestReadBadHost(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "env"), []byte(minimalEnv("10.77.0.11,,10.77.0.13")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Read(dir)
+	if err == nil || !strings.Contains(err.Error(), `HOIST_TB_HOSTS entry 2 (h2) "" is not an IP address`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// minimalEnv is an env file with every required key and hosts as HOIST_TB_HOSTS.
+func minimalEnv(hosts string) string {
+	return `HOIST_TB_HOSTS=` + hosts + `
+HOIST_TB_USER=deploy
+HOIST_TB_SSH_KEY=/k
+HOIST_TB_KNOWN_HOSTS=/kh
+HOIST_TB_REGISTRY=10.77.0.1:5000
+HOIST_TB_REGISTRY_PUSH=127.0.0.1:5000
+HOIST_TB_AUTH_REGISTRY=10.77.0.1:5001
+HOIST_TB_AUTH_REGISTRY_PUSH=127.0.0.1:5001
+HOIST_TB_TEMPORAL=127.0.0.1:7233
+HOIST_TB_SSHD_PIDFILE_PATTERN=/tb/hosts/h%d/sshd.pid
+HOIST_TB_DOCKER_SOCK_PATTERN=/run/hoist-tb/h%d/docker.sock
+`
 }
 
 func TestReadMissing(t *testing.T) {

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # testbed.sh — install and run the real components hoist's integration tests
-# talk to: a root dockerd, two registries, a Temporal dev server and three
-# "SSH hosts" (h1..h3), each a network namespace + private mount namespace
-# running its own sshd and dockerd.
+# talk to: a root dockerd, two registries, a Temporal dev server and N
+# "SSH hosts" (h1..hN, default 3), each a network namespace + private mount
+# namespace running its own sshd and dockerd.
 #
-# Usage: testbed.sh up|down|status|purge
+# Usage: [HOIST_TESTBED_HOSTS=N] testbed.sh up|down|status|purge   (N: 1..200, default 3)
 #        testbed.sh host-stop N|host-start N|host-cut N|host-uncut N
 #        testbed.sh sshd-stop N|sshd-start N|ssh-drop N
 #        testbed.sh link-slow N RATE|link-fast N   (RATE as tc says it: 1mbit)
 #        testbed.sh temporal-stop|temporal-start
 #
-# Everything is idempotent: `up` starts only what does not answer yet.
-# Must run as root. Layout and contract: scripts/testbed/README.md.
+# Everything is idempotent: `up` starts only what does not answer yet, and
+# stops and removes hosts above N. Other commands use the host count `up`
+# recorded in the env file. Must run as root. Layout and contract: scripts/testbed/README.md.
 set -euo pipefail
 
 TB=${HOIST_TB_DIR:-/var/lib/hoist-testbed}
@@ -21,7 +22,9 @@ PIDS=$TB/pids
 NSDIR=$TB/ns                     # persistent mount-namespace handles (h1.mnt ..)
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-NHOSTS=3
+DEFAULT_HOSTS=3
+MAX_HOSTS=200 # addresses 10.77.0.11..210; "hoist-h200-veth" is the longest name a link may have (15)
+NHOSTS=       # set by set_host_count: the hosts this command works on
 NET=10.77.0
 GW=$NET.1
 BRIDGE=hoist-br0
@@ -55,8 +58,49 @@ host_dir() { echo "$TB/hosts/h$1"; }
 host_ns()  { echo "hoist-h$1"; }
 host_veth() { echo "hoist-h$1-veth"; }   # root-namespace end of the host's link
 
+# requested_hosts: HOIST_TESTBED_HOSTS, validated (empty if unset). No leading
+# zeros: bash arithmetic would read 010 as octal.
+requested_hosts() {
+	local n=${HOIST_TESTBED_HOSTS:-}
+	[[ -z $n ]] && return 0
+	[[ $n =~ ^[1-9][0-9]*$ ]] && ((n <= MAX_HOSTS)) ||
+		die "HOIST_TESTBED_HOSTS must be a host count 1..$MAX_HOSTS, got '$n'"
+	echo "$n"
+}
+
+# recorded_hosts: how many hosts the last `up` brought up (HOIST_TB_HOSTS in
+# the env file); empty without an env file.
+recorded_hosts() {
+	local line
+	[[ -s $TB/env ]] || return 0
+	line=$(grep -m1 '^HOIST_TB_HOSTS=' "$TB/env" || true)
+	line=${line#HOIST_TB_HOSTS=}
+	[[ -n $line ]] || return 0
+	tr ',' '\n' <<<"$line" | grep -c .
+}
+
+# set_host_count CMD: NHOSTS for CMD. `up` brings up HOIST_TESTBED_HOSTS or
+# the default (so a plain `up` after a large run returns to 3); the others
+# work on HOIST_TESTBED_HOSTS or, unset, on what `up` recorded.
+RECORDED_HOSTS=
+set_host_count() {
+	local req
+	req=$(requested_hosts) || exit 1
+	RECORDED_HOSTS=$(recorded_hosts)
+	if [[ $1 == up ]]; then
+		NHOSTS=${req:-$DEFAULT_HOSTS}
+	else
+		NHOSTS=${req:-${RECORDED_HOSTS:-$DEFAULT_HOSTS}}
+	fi
+}
+
+# check_host_arg N: N names a host of this test bed (1..NHOSTS and, once an
+# env file exists, one that `up` brought up: a fault on a host no test knows
+# of is a mistake).
 check_host_arg() {
-	[[ ${1:-} =~ ^[0-9]+$ ]] && (($1 >= 1 && $1 <= NHOSTS)) || die "host number must be 1..$NHOSTS, got '${1:-}'"
+	[[ ${1:-} =~ ^[1-9][0-9]*$ ]] && (($1 <= NHOSTS)) || die "host number must be 1..$NHOSTS, got '${1:-}'"
+	[[ -z $RECORDED_HOSTS ]] || (($1 <= RECORDED_HOSTS)) ||
+		die "h$1 is not up: the test bed runs h1..h$RECORDED_HOSTS ($TB/env); start more with HOIST_TESTBED_HOSTS=$1 $0 up"
 }
 
 # pid_alive PIDFILE: the pid in PIDFILE is a live process.
@@ -471,9 +515,44 @@ wait_host_dockerd() {
 		die "h$1: dockerd did not come up, see $LOGS/dockerd-h$1.log"
 }
 
+# wait_hosts N...: wait until every listed host's dockerd and sshd answer.
+# All are polled in turn, so one slow engine delays no other check; the
+# deadline grows with the count (N engines start at once on few cores).
+# Dies naming every host that is not up, or at once when a dockerd `up`
+# started has exited.
+wait_hosts() {
+	local pending=("$@") left=() i pid deadline=$((SECONDS + 60 + 2 * $#)) what
+	local -A dockerd_ok=()
+	while :; do
+		left=()
+		for i in ${pending[@]+"${pending[@]}"}; do
+			if [[ -z ${dockerd_ok[$i]:-} ]]; then
+				if docker_ping "$(host_docker_sock "$i")"; then
+					dockerd_ok[$i]=1
+				else
+					pid=${HOST_DOCKERD_PID[$i]:-}
+					[[ -z $pid ]] || kill -0 "$pid" 2>/dev/null || die "h$i: dockerd exited, see $LOGS/dockerd-h$i.log"
+				fi
+			fi
+			[[ -n ${dockerd_ok[$i]:-} ]] && sshd_ok "$i" || left+=("$i")
+		done
+		pending=(${left[@]+"${left[@]}"})
+		((${#pending[@]} == 0)) && return 0
+		if ((SECONDS >= deadline)); then
+			what=""
+			for i in "${pending[@]}"; do
+				what+=" h$i:$([[ -n ${dockerd_ok[$i]:-} ]] || echo -n dockerd,)sshd"
+			done
+			die "not up after $((60 + 2 * $#))s:$what (logs: $LOGS/dockerd-hN.log, sshd-hN.log)"
+		fi
+		sleep 0.2
+	done
+}
+
 sshd_ok() { pid_alive "$(host_dir "$1")/sshd.pid" && tcp_open "$(host_ip "$1")" 22; }
 
-start_host_sshd() {
+# launch_host_sshd N: start host N's sshd unless it answers; no waiting.
+launch_host_sshd() {
 	local i=$1 hd
 	hd=$(host_dir "$i")
 	sshd_ok "$i" && return 0
@@ -482,7 +561,11 @@ start_host_sshd() {
 	# sshd daemonizes itself and writes PidFile.
 	in_host "$i" /usr/sbin/sshd -f "$hd/sshd_config" -E "$LOGS/sshd-h$i.log" ||
 		die "h$i: sshd failed, see $LOGS/sshd-h$i.log"
-	wait_until "" 20 sshd_ok "$i" || die "h$i: sshd not answering, see $LOGS/sshd-h$i.log"
+}
+
+start_host_sshd() {
+	launch_host_sshd "$1"
+	wait_until "" 20 sshd_ok "$1" || die "h$1: sshd not answering, see $LOGS/sshd-h$1.log"
 }
 
 # sshd_pids N: every sshd process of host N: the listener and one or two
@@ -536,6 +619,50 @@ stop_host() {
 		[[ -z $pids ]] || kill -KILL $pids 2>/dev/null || true
 	fi
 	rm -f "$RUNDIR/h$i/docker.sock"
+}
+
+# remove_host N: after stop_host, delete the host's link and network
+# namespace and end its mount/UTS namespaces (no process is left in them; the
+# container/overlay mounts inside go away with them). Its state dir
+# (hosts/hN: keys, engine data) is kept, like `down` keeps it.
+remove_host() {
+	local i=$1 ns
+	ns=$(host_ns "$i")
+	ip link del "$(host_veth "$i")" 2>/dev/null || true
+	if [[ -e /var/run/netns/$ns ]]; then ip netns del "$ns"; fi
+	umount "$NSDIR/h$i.mnt" 2>/dev/null || true
+	umount "$NSDIR/h$i.uts" 2>/dev/null || true
+}
+
+# stop_remove_hosts N...: stop the hosts in parallel (each dockerd takes a few
+# seconds to shut down), then remove them.
+stop_remove_hosts() {
+	local i
+	for i in "$@"; do stop_host "$i" & done
+	wait
+	for i in "$@"; do remove_host "$i"; done
+}
+
+# existing_hosts: the number of every host that has anything left on this
+# machine (netns, link, namespace handle, running sshd or dockerd), whatever
+# NHOSTS is, in order.
+existing_hosts() {
+	local f n
+	{
+		for f in /var/run/netns/hoist-h*; do
+			[[ $f =~ /hoist-h([0-9]+)$ ]] && echo "${BASH_REMATCH[1]}"
+		done
+		ip -o link show 2>/dev/null | sed -n 's/^[0-9]*: hoist-h\([0-9][0-9]*\)-veth[@:].*/\1/p'
+		while read -r f; do
+			[[ $f == "$NSDIR"/h* && $f =~ /h([0-9]+)\.(mnt|uts)$ ]] && echo "${BASH_REMATCH[1]}"
+		done < <(findmnt -rn -t nsfs -o TARGET 2>/dev/null)
+		for f in "$RUNDIR"/h*/docker.pid "$TB"/hosts/h*/sshd.pid; do
+			[[ $f =~ /h([0-9]+)/[a-z]+\.pid$ ]] || continue
+			n=${BASH_REMATCH[1]} # before pid_alive: its own =~ resets BASH_REMATCH
+			pid_alive "$f" && echo "$n"
+		done
+		true
+	} | sort -nu
 }
 
 # ---------------------------------------------------------------- 5. registries
@@ -719,6 +846,7 @@ status_lines() {
 	st registry "0.0.0.0:5000 ($GW:5000)" registry_ok
 	st registry-auth "0.0.0.0:5001 ($GW:5001)" registry_auth_ok
 	st bridge "$BRIDGE $GW/24" bridge_ok
+	st env-hosts "h1..h$NHOSTS${RECORDED_HOSTS:+ (env file: $RECORDED_HOSTS)}" test "${RECORDED_HOSTS:-0}" = "$NHOSTS"
 	for ((i = 1; i <= NHOSTS; i++)); do
 		st "h$i-link" "$(host_veth "$i") <-> $(host_ns "$i") eth0" link_up "$i"
 		st "h$i-sshd" "$(host_ip "$i"):22" sshd_ok "$i"
@@ -743,43 +871,44 @@ cmd_up() {
 	ensure_bridge
 	ensure_deploy_user
 	ensure_nsdir
+	# Every engine starts before any is waited for, and every sshd (which
+	# needs no engine) right after: the start-ups overlap, then one wait for all.
+	local hosts=() extra=() t1=$SECONDS
 	for ((i = 1; i <= NHOSTS; i++)); do
+		hosts+=("$i")
 		ensure_host_net "$i"
 		ensure_host_files "$i"
 		ensure_host_ns "$i"
 		start_host_dockerd "$i"
 	done
-	for ((i = 1; i <= NHOSTS; i++)); do
-		wait_host_dockerd "$i"
-		start_host_sshd "$i"
-	done
+	for i in "${hosts[@]}"; do launch_host_sshd "$i"; done
+	wait_hosts "${hosts[@]}"
+	log "up: h1..h$NHOSTS answer (sshd + dockerd, $((SECONDS - t1))s)"
 	ensure_registries
 	write_client_files
 	wait_builds
 	start_temporal
 	write_env
+	# Hosts above N go only now that the env file and ssh config no longer
+	# list them (a test reading them meanwhile still finds every listed host up).
+	for i in $(existing_hosts); do ((i <= NHOSTS)) || extra+=("$i"); done
+	if ((${#extra[@]})); then
+		log "up: stopping and removing ${#extra[@]} host(s) above h$NHOSTS: $(printf 'h%s ' "${extra[@]}")"
+		stop_remove_hosts "${extra[@]}"
+	fi
 	"$SCRIPT_DIR/images.sh"
-	log "up: all components ok ($((SECONDS - t0))s); env: $TB/env"
+	log "up: all components ok, $NHOSTS hosts ($((SECONDS - t0))s); env: $TB/env"
 }
 
 cmd_down() {
-	local i ns
+	local hosts
 	log "down: stopping temporal, registries, hosts"
 	stop_temporal
 	stop_pid "$PIDS/registry.pid" 10
 	stop_pid "$PIDS/registry-auth.pid" 10
-	# In parallel: each dockerd takes a few seconds to shut down.
-	for ((i = 1; i <= NHOSTS; i++)); do stop_host "$i" & done
-	wait
-	for ((i = 1; i <= NHOSTS; i++)); do
-		ns=$(host_ns "$i")
-		ip link del "$(host_veth "$i")" 2>/dev/null || true
-		[[ -e /var/run/netns/$ns ]] && ip netns del "$ns"
-		# Dropping the handle ends the mount namespace (no process is left in it);
-		# the container/overlay mounts inside it go away with it.
-		umount "$NSDIR/h$i.mnt" 2>/dev/null || true
-		umount "$NSDIR/h$i.uts" 2>/dev/null || true
-	done
+	# Every host there is, whatever HOIST_TESTBED_HOSTS or the env file say.
+	mapfile -t hosts < <(existing_hosts)
+	((${#hosts[@]} == 0)) || stop_remove_hosts "${hosts[@]}"
 	findmnt -n --mountpoint "$NSDIR" >/dev/null 2>&1 && umount "$NSDIR"
 	if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link del "$BRIDGE"; fi
 	command -v iptables >/dev/null && iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null || true
@@ -829,6 +958,7 @@ main() {
 		fi
 		;;
 	esac
+	set_host_count "$cmd"
 	[[ $cmd == up ]] || resolve_tools_if_installed
 	case $cmd in
 	up) cmd_up ;;
