@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/hoist-dev/hoist/rollout"
 )
 
 // Each check takes one value and returns what is wrong with it, or "" when
@@ -38,6 +40,10 @@ const (
 	maxRetries      = 1000
 	maxDelay        = 10 * time.Minute
 	maxKeepReleases = 100
+	// A pause or an approval wait holds the deploy lock; past these the
+	// value is a mistake, not a plan.
+	maxPause           = 24 * time.Hour
+	maxApprovalTimeout = 7 * 24 * time.Hour
 )
 
 func checkService(v string) string {
@@ -272,6 +278,80 @@ func checkKeepReleases(n int) string {
 		return fmt.Sprintf("must be from 1 to %d, got %d", maxKeepReleases, n)
 	}
 	return ""
+}
+
+// problems of a rollout block over a fleet of hosts hosts. Batch numbers
+// in approve_after depend on the host count: with hosts unknown (0) they
+// are not checked against it.
+func (r *Rollout) problems(p *problemList, hosts int) {
+	if len(r.Batches) == 0 {
+		p.add("rollout.batches", `must list at least one batch size, like [1, "25%", "100%"]`)
+	}
+	batchesOK := len(r.Batches) > 0
+	for i, s := range r.Batches {
+		if msg := checkBatchSize(s); msg != "" {
+			p.add(fmt.Sprintf("rollout.batches[%d]", i), msg)
+			batchesOK = false
+		}
+	}
+	if r.MaxParallel < 0 {
+		p.add("rollout.max_parallel", fmt.Sprintf("must be at least 1, got %d", r.MaxParallel))
+	}
+	if r.Pause < 0 || r.Pause > maxPause {
+		p.add("rollout.pause", fmt.Sprintf("must be from 0 to %s, got %s", fmtDuration(maxPause), fmtDuration(r.Pause)))
+	}
+	if r.ApprovalTimeout <= 0 || r.ApprovalTimeout > maxApprovalTimeout {
+		p.add("rollout.approval_timeout", fmt.Sprintf("must be more than 0 and at most %s, got %s", fmtDuration(maxApprovalTimeout), fmtDuration(r.ApprovalTimeout)))
+	}
+	batches := 0
+	if batchesOK && hosts > 0 {
+		batches = len(rollout.Counts(hosts, r.Batches))
+	}
+	seen := map[int]int{}
+	for i, b := range r.ApproveAfter {
+		field := fmt.Sprintf("rollout.approve_after[%d]", i)
+		switch j, dup := seen[b]; {
+		case b < 1:
+			p.add(field, fmt.Sprintf("must be a batch number from 1, got %d", b))
+		case dup:
+			p.add(field, fmt.Sprintf("batch %d is listed twice (also approve_after[%d])", b, j))
+		case batches > 0 && b > batches:
+			p.add(field, fmt.Sprintf("batch %d does not exist: %d host(s) in batches %s make %d batch(es)", b, hosts, SizesText(r.Batches), batches))
+		}
+		if _, dup := seen[b]; !dup {
+			seen[b] = i
+		}
+	}
+	if m := r.MaxFailed; m.N < 0 || (m.Percent && m.N > 100) {
+		p.add("rollout.max_failed", fmt.Sprintf(`must be a count of hosts from 0 or a percentage from 0%% to 100%%, got %s`, m))
+	}
+	if r.OnFailure != OnFailureRollback && r.OnFailure != OnFailureHalt {
+		p.add("rollout.on_failure", fmt.Sprintf("must be %s or %s, got %q", OnFailureRollback, OnFailureHalt, r.OnFailure))
+	}
+}
+
+// checkBatchSize: a batch takes at least one host.
+func checkBatchSize(s rollout.Size) string {
+	switch {
+	case s.Percent && (s.N < 1 || s.N > 100):
+		return fmt.Sprintf("must be a percentage from 1%% to 100%%, got %s", s)
+	case !s.Percent && s.N < 1:
+		return fmt.Sprintf(`must be a count of hosts from 1 or a percentage like "25%%", got %s`, s)
+	}
+	return ""
+}
+
+// SizesText writes batch sizes as hoist.yml does, [1, "25%"], for
+// messages and plans.
+func SizesText(sizes []rollout.Size) string {
+	parts := make([]string, len(sizes))
+	for i, s := range sizes {
+		parts[i] = s.String()
+		if s.Percent {
+			parts[i] = strconv.Quote(parts[i])
+		}
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 func checkComposeFile(v string) string {

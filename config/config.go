@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hoist-dev/hoist/rollout"
 )
 
 // Values of Registry.Type.
@@ -60,6 +62,9 @@ type Spec struct {
 	Wait         Wait     `json:"wait"`
 	Health       Health   `json:"health"`
 	KeepReleases int      `json:"keep_releases"`
+	// Rollout is hoist.yml's rollout block; nil without one: hosts go one
+	// at a time in config order, as they always have.
+	Rollout *Rollout `json:"rollout,omitempty"`
 }
 
 // Host is one deploy target after the ssh: defaults were applied. Empty
@@ -141,6 +146,28 @@ type Wait struct {
 // Health says what an unhealthy service after the deploy leads to.
 type Health struct {
 	Unhealthy string `json:"unhealthy"` // HealthWarn or HealthRollback
+}
+
+// Values of rollout.on_failure.
+const (
+	OnFailureRollback = "rollback" // every host the deploy changed returns to its previous release
+	OnFailureHalt     = "halt"     // stop; hosts already done keep the new release
+)
+
+// Defaults for what a rollout block leaves out.
+const DefaultApprovalTimeout = 4 * time.Hour
+
+// Rollout is how a deploy moves through the fleet (hoist.yml's rollout
+// block, defaults applied). The batch arithmetic is package rollout's.
+type Rollout struct {
+	Batches         []rollout.Size `json:"batches"`                // sizes of successive batches; the last repeats. Default [1]
+	MaxParallel     int            `json:"max_parallel,omitempty"` // hosts changed at once in a batch; 0: the batch size
+	Preflight       bool           `json:"preflight"`              // sync, login and pull on every host before any switch. Default true
+	Pause           time.Duration  `json:"pause,omitempty"`        // watch each batch's hosts this long after it
+	ApproveAfter    []int          `json:"approve_after,omitempty"`
+	ApprovalTimeout time.Duration  `json:"approval_timeout"`
+	MaxFailed       rollout.Size   `json:"max_failed"` // hosts that may fail in the whole rollout; a percentage rounds down
+	OnFailure       string         `json:"on_failure"` // OnFailureRollback or OnFailureHalt
 }
 
 // Load reads the config file at path and parses it; `files` is resolved
@@ -269,6 +296,9 @@ func (s *Spec) problems() []*Error {
 	p.add("wait.stable", checkStable(s.Wait))
 	p.add("health.unhealthy", checkUnhealthy(s.Health.Unhealthy))
 	p.add("keep_releases", checkKeepReleases(s.KeepReleases))
+	if s.Rollout != nil {
+		s.Rollout.problems(&p, len(s.Hosts))
+	}
 	return p
 }
 

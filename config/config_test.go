@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hoist-dev/hoist/rollout"
 )
 
 // fixture makes a folder to resolve `files` against:
@@ -386,6 +388,51 @@ var malformed = []badCase{
 	{"keep_releases 0", base + "keep_releases: 0\n", "keep_releases", 6},
 	{"keep_releases 101", base + "keep_releases: 101\n", "keep_releases", 6},
 
+	// rollout
+	{"rollout is a list", base + "rollout: [1]\n", "rollout: must be a mapping", 6},
+	{"rollout unknown key", base + "rollout:\n  batch: [1]\n", `rollout: unknown key "batch" (did you mean "batches"?)`, 7},
+	{"rollout serial", base + "rollout: {serial: [1]}\n", `rollout: unknown key "serial"`, 6},
+	{"rollout repeated key", base + "rollout:\n  pause: 1s\n  pause: 2s\n", "rollout.pause: is set twice (first on line 7)", 8},
+	{"batches a scalar", base + "rollout: {batches: 1}\n", "rollout.batches: must be a list of batch sizes", 6},
+	{"batches empty", base + "rollout: {batches: []}\n", "rollout.batches: must list at least one batch size", 6},
+	{"batch quoted count", base + "rollout:\n  batches: [1, \"2\"]\n", `rollout.batches[1]: want a count (1, 2, ...) or a whole percentage of all hosts ("25%"), got "2"`, 7},
+	{"batch zero", base + "rollout:\n  batches:\n    - 1\n    - 0\n", "rollout.batches[1]: must be a count of hosts from 1", 9},
+	{"batch negative", base + "rollout: {batches: [-1]}\n", "rollout.batches[0]: must be a count of hosts from 1", 6},
+	{"batch 0%", base + "rollout: {batches: ['0%']}\n", "rollout.batches[0]: must be a percentage from 1% to 100%", 6},
+	{"batch 101%", base + "rollout: {batches: ['101%']}\n", "rollout.batches[0]: want a percentage of at most 100%", 6},
+	{"batch fraction of a percent", base + "rollout: {batches: ['12.5%']}\n", "rollout.batches[0]: want a count", 6},
+	{"batch float", base + "rollout: {batches: [0.5]}\n", "rollout.batches[0]: must be a count of hosts or a percentage", 6},
+	{"batch a list", base + "rollout: {batches: [[1]]}\n", "rollout.batches[0]: must be a count of hosts or a percentage", 6},
+	{"batch huge", base + "rollout: {batches: [99999999999999999999999]}\n", "rollout.batches[0]: must be a count of hosts or a percentage", 6},
+	{"batch percent with space", base + "rollout: {batches: ['25 %']}\n", "rollout.batches[0]", 6},
+	{"max_parallel 0", base + "rollout: {max_parallel: 0}\n", "rollout.max_parallel: must be at least 1, got 0 (leave it out for the batch size)", 6},
+	{"max_parallel quoted", base + "rollout: {max_parallel: '10'}\n", "rollout.max_parallel: must be a whole number", 6},
+	{"max_parallel a percentage", base + "rollout: {max_parallel: '50%'}\n", "rollout.max_parallel: must be a whole number", 6},
+	{"preflight yes", base + "rollout: {preflight: yes}\n", `rollout.preflight: must be true or false, got the string "yes"`, 6},
+	{"preflight quoted", base + "rollout: {preflight: 'true'}\n", "rollout.preflight: must be true or false", 6},
+	{"preflight a number", base + "rollout: {preflight: 1}\n", "rollout.preflight: must be true or false, got the number 1", 6},
+	{"pause without unit", base + "rollout: {pause: 30}\n", "rollout.pause: must be a duration", 6},
+	{"pause negative", base + "rollout: {pause: -1s}\n", "rollout.pause: must be from 0 to 24h", 6},
+	{"pause two days", base + "rollout: {pause: 48h}\n", "rollout.pause: must be from 0 to 24h", 6},
+	{"approve_after a number", base + "rollout: {approve_after: 1}\n", "rollout.approve_after: must be a list of batch numbers", 6},
+	{"approve_after 0", base + "rollout: {approve_after: [0]}\n", "rollout.approve_after[0]: must be a batch number from 1, got 0", 6},
+	{"approve_after a string", base + "rollout: {approve_after: [first]}\n", "rollout.approve_after[0]: must be a whole number", 6},
+	{"approve_after twice", base + "rollout:\n  batches: ['50%']\n  approve_after:\n    - 1\n    - 1\n", "rollout.approve_after[1]: batch 1 is listed twice (also approve_after[0])", 10},
+	// base has one host: one batch, whatever the sizes.
+	{"approve_after a batch that does not exist", base + "rollout:\n  batches: [1, '100%']\n  approve_after: [1, 2]\n", `rollout.approve_after[1]: batch 2 does not exist: 1 host(s) in batches [1, "100%"] make 1 batch(es)`, 8},
+	{"approve_after past three hosts", set("hosts", "[a, b, c]") + "rollout:\n  batches: [1, '100%']\n  approve_after:\n    - 3\n", `rollout.approve_after[0]: batch 3 does not exist: 3 host(s) in batches [1, "100%"] make 2 batch(es)`, 9},
+	{"approve_after past the default batches", set("hosts", "[a, b]") + "rollout: {approve_after: [3]}\n", `batch 3 does not exist: 2 host(s) in batches [1] make 2 batch(es)`, 6},
+	{"approval_timeout 0", base + "rollout: {approval_timeout: 0s}\n", "rollout.approval_timeout: must be more than 0 and at most 168h", 6},
+	{"approval_timeout a month", base + "rollout: {approval_timeout: 720h}\n", "rollout.approval_timeout: must be more than 0 and at most 168h", 6},
+	{"approval_timeout a number", base + "rollout: {approval_timeout: 3600}\n", "rollout.approval_timeout: must be a duration", 6},
+	{"max_failed negative", base + "rollout: {max_failed: -1}\n", "rollout.max_failed: must be a count of hosts from 0 or a percentage from 0% to 100%, got -1", 6},
+	{"max_failed 150%", base + "rollout: {max_failed: '150%'}\n", "rollout.max_failed: want a percentage of at most 100%", 6},
+	{"max_failed quoted", base + "rollout: {max_failed: '1'}\n", "rollout.max_failed: want a count", 6},
+	{"max_failed a float", base + "rollout: {max_failed: 0.1}\n", "rollout.max_failed: must be a count of hosts or a percentage", 6},
+	{"on_failure revert", base + "rollout: {on_failure: revert}\n", `rollout.on_failure: must be rollback or halt, got "revert"`, 6},
+	{"on_failure a list", base + "rollout: {on_failure: [halt]}\n", "rollout.on_failure: must be a string", 6},
+	{"on_failure empty", base + "rollout: {on_failure: ''}\n", "rollout.on_failure: must not be empty", 6},
+
 	// files
 	{"files missing folder", set("files", "./nope"), "files: folder", 3},
 	{"files not a folder", set("files", "notdir"), "is not a folder", 3},
@@ -554,5 +601,111 @@ func TestValidate(t *testing.T) {
 		if !strings.Contains(fmt.Sprint(err), field) {
 			t.Errorf("Validate does not report %s: %v", field, err)
 		}
+	}
+}
+
+// The issue's rollout block, comments and all.
+const issueRollout = `rollout:
+  batches: [1, "25%", "100%"]  # sizes of successive batches
+  max_parallel: 10             # hosts changed at once inside a batch (default: the batch size)
+  preflight: true              # default true
+  pause: 30s                   # default 0
+  approve_after: [1]           # wait for approval after these batches (default: none)
+  approval_timeout: 4h         # no answer by then: roll back (default 4h)
+  max_failed: 0                # hosts (count or "%")
+  on_failure: rollback         # rollback | halt
+`
+
+func TestParseRollout(t *testing.T) {
+	dir := fixture(t)
+	head := "service: app\nremote_base: /srv/app\nfiles: dist\nhosts: [a, b, c, d]\n"
+	cases := []struct {
+		name, yaml string
+		want       *Rollout
+	}{
+		{"the issue's block", head + issueRollout, &Rollout{
+			Batches: []rollout.Size{rollout.Count(1), rollout.Percent(25), rollout.Percent(100)}, MaxParallel: 10,
+			Preflight: true, Pause: 30 * time.Second, ApproveAfter: []int{1}, ApprovalTimeout: 4 * time.Hour,
+			MaxFailed: rollout.Count(0), OnFailure: OnFailureRollback}},
+		{"no block: today's behaviour", head, nil},
+		{"a null block is no block", head + "rollout:\n", nil},
+		{"an empty block: every default", head + "rollout: {}\n", &Rollout{
+			Batches: []rollout.Size{rollout.Count(1)}, Preflight: true, ApprovalTimeout: DefaultApprovalTimeout, OnFailure: OnFailureRollback}},
+		{"nulls inside take the defaults", head + "rollout: {batches: ~, preflight: ~, on_failure: ~}\n", &Rollout{
+			Batches: []rollout.Size{rollout.Count(1)}, Preflight: true, ApprovalTimeout: DefaultApprovalTimeout, OnFailure: OnFailureRollback}},
+		{"halt, no preflight, a percentage budget, plain 100%", head + "rollout:\n  batches: [2, 100%]\n  preflight: false\n  max_failed: '50%'\n  on_failure: halt\n  approve_after: [2, 1]\n  approval_timeout: 168h\n  pause: 24h\n", &Rollout{
+			Batches: []rollout.Size{rollout.Count(2), rollout.Percent(100)}, Preflight: false, Pause: 24 * time.Hour, ApproveAfter: []int{2, 1},
+			ApprovalTimeout: 168 * time.Hour, MaxFailed: rollout.Percent(50), OnFailure: OnFailureHalt}},
+		{"an empty approve_after is none", head + "rollout: {approve_after: []}\n", &Rollout{
+			Batches: []rollout.Size{rollout.Count(1)}, Preflight: true, ApprovalTimeout: DefaultApprovalTimeout, OnFailure: OnFailureRollback}},
+		{"sizes larger than the fleet", head + "rollout: {batches: [10, 500], approve_after: [1], max_failed: 99}\n", &Rollout{
+			Batches: []rollout.Size{rollout.Count(10), rollout.Count(500)}, Preflight: true, ApproveAfter: []int{1},
+			ApprovalTimeout: DefaultApprovalTimeout, MaxFailed: rollout.Count(99), OnFailure: OnFailureRollback}},
+		{"approval after the last batch", head + "rollout: {batches: ['100%'], approve_after: [1]}\n", &Rollout{
+			Batches: []rollout.Size{rollout.Percent(100)}, Preflight: true, ApproveAfter: []int{1},
+			ApprovalTimeout: DefaultApprovalTimeout, OnFailure: OnFailureRollback}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := Parse([]byte(c.yaml), "hoist.yml", dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(s.Rollout, c.want) {
+				t.Fatalf("rollout\n got %+v\nwant %+v", s.Rollout, c.want)
+			}
+			// The spec crosses the workflow boundary as JSON: the block
+			// comes back the same, and valid.
+			data, err := json.Marshal(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.want == nil && strings.Contains(string(data), "rollout") {
+				t.Fatalf("a spec without a rollout block names one in JSON: %s", data)
+			}
+			var back Spec
+			if err := json.Unmarshal(data, &back); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(back.Rollout, c.want) {
+				t.Fatalf("JSON round trip: %+v from %s", back.Rollout, data)
+			}
+			if err := back.Validate(); err != nil {
+				t.Fatalf("Validate after JSON: %v", err)
+			}
+		})
+	}
+}
+
+// A rollout block that arrives from elsewhere (a workflow input) is held
+// to the same rules, the batch numbers against its own hosts.
+func TestValidateRollout(t *testing.T) {
+	good := Spec{
+		Service: "app", RemoteBase: "/srv/app", ComposeFile: "compose.yaml",
+		Hosts:    []Host{{Address: "a"}, {Address: "b"}, {Address: "c"}},
+		Registry: Registry{Type: RegistryNone},
+		Wait:     Wait{Retries: 6, Delay: 5 * time.Second}, Health: Health{Unhealthy: HealthWarn}, KeepReleases: 3,
+		Rollout: &Rollout{Batches: []rollout.Size{rollout.Count(1), rollout.Percent(100)}, ApproveAfter: []int{1, 2},
+			ApprovalTimeout: time.Hour, OnFailure: OnFailureHalt},
+	}
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	bad := good
+	bad.Rollout = &Rollout{Batches: []rollout.Size{rollout.Count(0)}, MaxParallel: -1, Pause: -time.Second,
+		ApproveAfter: []int{7}, MaxFailed: rollout.Percent(101), OnFailure: "retry"}
+	err := bad.Validate()
+	for _, field := range []string{"rollout.batches[0]", "rollout.max_parallel", "rollout.pause", "rollout.approval_timeout", "rollout.max_failed", "rollout.on_failure"} {
+		if !strings.Contains(fmt.Sprint(err), field+": ") {
+			t.Errorf("Validate does not report %s: %v", field, err)
+		}
+	}
+	// With the batches wrong, batch 7 is not judged against them.
+	if strings.Contains(fmt.Sprint(err), "approve_after") {
+		t.Errorf("approve_after judged against bad batches: %v", err)
+	}
+	bad.Rollout = &Rollout{Batches: []rollout.Size{rollout.Percent(50)}, ApproveAfter: []int{3}, ApprovalTimeout: time.Hour, OnFailure: OnFailureRollback}
+	if err := bad.Validate(); !strings.Contains(fmt.Sprint(err), `rollout.approve_after[0]: batch 3 does not exist: 3 host(s) in batches ["50%"] make 2 batch(es)`) {
+		t.Errorf("approve_after past the batches: %v", err)
 	}
 }

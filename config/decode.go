@@ -13,16 +13,19 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/hoist-dev/hoist/rollout"
 )
 
 // The keys each mapping of hoist.yml may hold.
 var (
-	topKeys      = []string{"service", "environment", "remote_base", "files", "services", "hosts", "ssh", "registry", "wait", "health", "keep_releases"}
+	topKeys      = []string{"service", "environment", "remote_base", "files", "services", "hosts", "ssh", "registry", "wait", "health", "keep_releases", "rollout"}
 	hostKeys     = []string{"address", "port", "user", "name"}
 	sshKeys      = []string{"user", "port"}
 	registryKeys = []string{"server"}
 	waitKeys     = []string{"retries", "delay", "stable"}
 	healthKeys   = []string{"unhealthy"}
+	rolloutKeys  = []string{"batches", "max_parallel", "preflight", "pause", "approve_after", "approval_timeout", "max_failed", "on_failure"}
 )
 
 // credentialKeys chose a registry credential before credentials moved to
@@ -226,6 +229,8 @@ func (d *decoder) spec(root *yaml.Node) (*Spec, string) {
 			})
 		case "keep_releases":
 			s.KeepReleases, _ = d.integer(v, key)
+		case "rollout":
+			s.Rollout = d.rollout(v)
 		}
 	})
 	for i := range s.Hosts {
@@ -296,6 +301,105 @@ func (d *decoder) wait(n *yaml.Node) Wait {
 	return w
 }
 
+// rollout decodes the rollout block. Values of the right type are checked
+// by Spec.problems, with the host count; what the decoder alone can tell
+// (an explicit max_parallel: 0) is reported here.
+func (d *decoder) rollout(n *yaml.Node) *Rollout {
+	r := &Rollout{}
+	d.fields(n, "rollout", rolloutKeys, func(k string, v *yaml.Node) {
+		f := child("rollout", k)
+		switch k {
+		case "batches":
+			r.Batches = d.sizes(v, f)
+		case "max_parallel":
+			if m, ok := d.integer(v, f); ok && m < 1 {
+				d.fail(v, f, "must be at least 1, got %d (leave it out for the batch size)", m)
+			} else {
+				r.MaxParallel = m
+			}
+		case "preflight":
+			r.Preflight, _ = d.boolean(v, f)
+		case "pause":
+			r.Pause = d.duration(v, f)
+		case "approve_after":
+			r.ApproveAfter = d.batchNumbers(v, f)
+		case "approval_timeout":
+			r.ApprovalTimeout = d.duration(v, f)
+		case "max_failed":
+			r.MaxFailed, _ = d.size(v, f)
+		case "on_failure":
+			r.OnFailure, _ = d.str(v, f)
+		}
+	})
+	// Batch numbers are checked against the batches: with the batches
+	// wrong, that check would only repeat the problem.
+	if d.suppressed("rollout.batches") {
+		d.bad["rollout.approve_after"] = true
+	}
+	return r
+}
+
+// sizes decodes a list of batch sizes.
+func (d *decoder) sizes(n *yaml.Node, field string) []rollout.Size {
+	if n.Kind != yaml.SequenceNode {
+		d.fail(n, field, `must be a list of batch sizes, like [1, "25%%", "100%%"]; got %s`, describe(n))
+		return nil
+	}
+	out := make([]rollout.Size, len(n.Content))
+	for i, item := range n.Content {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		d.lines[f] = item.Line
+		out[i], _ = d.size(item, f)
+	}
+	return out
+}
+
+// size decodes a count (a YAML integer) or a percentage ("25%").
+func (d *decoder) size(n *yaml.Node, field string) (rollout.Size, bool) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" {
+		c, ok := d.integer(n, field)
+		return rollout.Count(c), ok
+	}
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+		d.fail(n, field, `must be a count of hosts or a percentage like "25%%", got %s`, describe(n))
+		return rollout.Size{}, false
+	}
+	s, err := rollout.ParsePercent(n.Value)
+	if err != nil {
+		d.fail(n, field, "%v", err)
+		return rollout.Size{}, false
+	}
+	return s, true
+}
+
+// batchNumbers decodes approve_after: batch numbers, 1 for the first.
+// An empty list is none, like leaving the key out.
+func (d *decoder) batchNumbers(n *yaml.Node, field string) []int {
+	if n.Kind != yaml.SequenceNode {
+		d.fail(n, field, "must be a list of batch numbers (1 for the first batch), got %s", describe(n))
+		return nil
+	}
+	var out []int
+	for i, item := range n.Content {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		d.lines[f] = item.Line
+		b, _ := d.integer(item, f)
+		out = append(out, b)
+	}
+	return out
+}
+
+// boolean decodes true or false; "yes", "on" and quoted "true" are not
+// booleans in hoist.yml.
+func (d *decoder) boolean(n *yaml.Node, field string) (bool, bool) {
+	var v bool
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&v) != nil {
+		d.fail(n, field, "must be true or false, got %s", describe(n))
+		return false, false
+	}
+	return v, true
+}
+
 func (d *decoder) applyDefaults(s *Spec) {
 	if !d.given["environment"] {
 		s.Environment = DefaultEnvironment
@@ -314,6 +418,20 @@ func (d *decoder) applyDefaults(s *Spec) {
 	}
 	if !d.given["keep_releases"] {
 		s.KeepReleases = DefaultKeepReleases
+	}
+	if r := s.Rollout; r != nil {
+		if !d.given["rollout.batches"] {
+			r.Batches = []rollout.Size{rollout.Count(1)}
+		}
+		if !d.given["rollout.preflight"] {
+			r.Preflight = true
+		}
+		if !d.given["rollout.approval_timeout"] {
+			r.ApprovalTimeout = DefaultApprovalTimeout
+		}
+		if !d.given["rollout.on_failure"] {
+			r.OnFailure = OnFailureRollback
+		}
 	}
 	// A registry block means a login, so one without a server is reported
 	// as such.

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/hoist-dev/hoist/rollout"
 )
 
 // FuzzParse: Parse never panics, every error is a config error naming the
@@ -24,6 +26,7 @@ import (
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(fullConfig))
 	f.Add([]byte(base))
+	f.Add([]byte(base + issueRollout))
 	for _, c := range malformed {
 		f.Add([]byte(c.yaml))
 	}
@@ -133,6 +136,24 @@ func specInvariants(t *testing.T, s *Spec, dir string) {
 		}
 	default:
 		fail("registry type %q", r.Type)
+	}
+	if r := s.Rollout; r != nil {
+		// Every batch takes a host, every approval names a batch there is.
+		if len(r.Batches) == 0 || r.MaxParallel < 0 || r.Pause < 0 || r.ApprovalTimeout <= 0 ||
+			(r.OnFailure != "rollback" && r.OnFailure != "halt") || r.MaxFailed.N < 0 || (r.MaxFailed.Percent && r.MaxFailed.N > 100) {
+			fail("rollout %+v", *r)
+		}
+		for _, b := range r.Batches {
+			if b.N < 1 || (b.Percent && b.N > 100) {
+				fail("batch size %v", b)
+			}
+		}
+		n := len(rollout.Counts(len(s.Hosts), r.Batches))
+		for _, a := range r.ApproveAfter {
+			if a < 1 || a > n {
+				fail("approve_after %d of %d batches", a, n)
+			}
+		}
 	}
 	if err := s.Validate(); err != nil {
 		fail("Validate: %v", err)
