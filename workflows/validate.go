@@ -10,6 +10,7 @@ import (
 	"github.com/hoist-dev/hoist/activities"
 	"github.com/hoist-dev/hoist/commands"
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/rollout"
 )
 
 // maxPoll bounds DeployInput.Poll: slower polling than this is no check.
@@ -47,6 +48,11 @@ func (in DeployInput) Validate() error {
 	}
 	if err := in.Spec.Validate(); err != nil {
 		problems = append(problems, err)
+	}
+	// This workflow goes host by host; run with a rollout block it would
+	// ignore the batches, approvals and failure budget the block asks for.
+	if in.Spec.Rollout != nil {
+		add("rollout", "%s", rollout.NotRunYet)
 	}
 	if len(problems) == 0 {
 		return nil
