@@ -7,8 +7,9 @@ import (
 // commands lists the subcommands; each lives in its own file.
 func commands(s Streams) []*ucli.Command {
 	return []*ucli.Command{
-		deployCommand(s),
-		rollbackCommand(s),
+		refuseRollout(deployCommand(s)),
+		refuseRollout(rollbackCommand(s)),
+		planCommand(s),
 		statusCommand(s),
 		cancelCommand(s),
 		watchCommand(s),

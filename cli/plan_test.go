@@ -1,0 +1,244 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/mocks"
+
+	"github.com/hoist-dev/hoist/activities"
+	cmds "github.com/hoist-dev/hoist/commands"
+	"github.com/hoist-dev/hoist/rollout"
+	"github.com/hoist-dev/hoist/workflows"
+)
+
+// planConfig writes a service folder whose hoist.yml is head, hosts and
+// more, and returns its path.
+func planConfig(t *testing.T, hosts, more string) string {
+	t.Helper()
+	cfg := serviceDir(t, map[string]string{})
+	yml := "service: web\nenvironment: staging\nremote_base: /srv/web\nfiles: files\nhosts:\n" + hosts + more
+	if err := os.WriteFile(cfg, []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+const fourHosts = "  - {address: 10.77.0.11, user: deploy, name: h1}\n  - deploy@10.77.0.12\n  - {address: 10.77.0.13, name: h3}\n  - {address: 10.77.0.14, name: h4}\n"
+
+// runOffline runs the CLI with a Dial that fails the test: the command
+// must not reach Temporal.
+func runOffline(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	s := Streams{In: strings.NewReader(""), Out: &out, Err: &errb,
+		Dial: func(client.Options) (client.Client, error) {
+			t.Errorf("%v dialled Temporal", args)
+			return nil, context.Canceled
+		}}
+	code = Run(context.Background(), append([]string{"hoist"}, args...), s)
+	return code, out.String(), errb.String()
+}
+
+// Without --version, plan reads only hoist.yml: the issue's canary on
+// four hosts is [h1] [h2] [h3 h4], approval after batch 1.
+func TestPlanOfRolloutBlock(t *testing.T) {
+	cfg := planConfig(t, fourHosts, "rollout:\n  batches: [1, \"25%\", \"100%\"]\n  max_parallel: 10\n  approve_after: [1]\n  pause: 30s\n  max_failed: '50%'\n")
+	code, out, errOut := runOffline(t, "plan", "-c", cfg)
+	if code != ExitOK || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	want := `Plan for web (staging environment): 4 hosts in 3 batches; hoist plan changes nothing
+rollout: batches [1, "25%", "100%"], max_parallel: 10, preflight: yes (sync, registry login and pull on every host before any host switches), pause: 30s, max_failed: 50% of 4 hosts = 2 hosts (rounded down), on_failure: rollback
+note: this hoist plans rollouts but does not run them yet: hoist deploy refuses a rollout block
+batch 1 (1 host, 1 at a time):
+  h1
+  then wait for approval; no answer within 4h: the rollout fails (on_failure: rollback)
+batch 2 (1 host, 1 at a time):
+  deploy@10.77.0.12
+batch 3 (2 hosts, 2 at a time):
+  h3
+  h4
+`
+	if out != want {
+		t.Fatalf("plan:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+// Without a rollout block the plan is today's order, and says so; a host
+// already on the version is redeployed, as hoist deploy does today.
+func TestPlanWithoutRolloutBlock(t *testing.T) {
+	cfg := planConfig(t, "  - {address: 10.77.0.11, name: h1}\n  - {address: 10.77.0.12, name: h2}\n", "")
+	code, out, _ := runOffline(t, "plan", "-c", cfg)
+	want := `Plan for web (staging environment): 2 hosts in 2 batches; hoist plan changes nothing
+no rollout block: one host at a time in config order, as hoist deploy runs today; each host pulls before its own switch, and a failure rolls back every host the deploy changed
+batch 1 (1 host):
+  h1
+batch 2 (1 host):
+  h2
+`
+	if code != ExitOK || out != want {
+		t.Fatalf("exit %d, plan:\n%s\nwant:\n%s", code, out, want)
+	}
+}
+
+// statusFake answers one status workflow with hosts, checking that the
+// status read carries no rollout block.
+func statusFake(t *testing.T, res workflows.StatusResult) *mocks.Client {
+	fake := newFake(t)
+	fake.On("DescribeTaskQueue", mock.Anything, "q", enums.TASK_QUEUE_TYPE_WORKFLOW).Return(pollers(true), nil)
+	run := mocks.NewWorkflowRun(t)
+	run.On("Get", mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+		*args.Get(1).(*workflows.StatusResult) = res
+	}).Return(nil).Once()
+	fake.On("ExecuteWorkflow", mock.Anything, mock.Anything, workflows.StatusWorkflowName, mock.MatchedBy(func(in workflows.StatusInput) bool {
+		return in.Spec.Rollout == nil && len(in.Spec.Hosts) == len(res.Hosts)
+	})).Return(run, nil).Once()
+	return fake
+}
+
+func hostOn(target, name, current string) activities.HostStatus {
+	hs := activities.HostStatus{Target: activities.Target{Host: target, Name: name, Base: "/srv/web", Service: "web"}}
+	if current != "" {
+		hs.State = cmds.State{Current: current, Releases: []cmds.Release{{Version: current}}}
+	}
+	return hs
+}
+
+// With --version the hosts are read through the status workflow: those
+// already on the version are skipped by a rollout, the others listed with
+// what they run now. The JSON is the documented shape.
+func TestPlanVersionMarksHostsOnIt(t *testing.T) {
+	three := "  - {address: 10.77.0.11, name: h1}\n  - {address: 10.77.0.12, name: h2}\n  - {address: 10.77.0.13, name: h3}\n"
+	cfg := planConfig(t, three, "rollout: {batches: [1, '100%'], approve_after: [1], on_failure: halt}\n")
+	res := workflows.StatusResult{Hosts: []activities.HostStatus{
+		hostOn("10.77.0.11", "h1", "v1"), hostOn("10.77.0.12", "h2", "v2"), hostOn("10.77.0.13", "h3", ""),
+	}}
+	code, out, errOut := runWith(t, statusFake(t, res), "plan", "-c", cfg, "--version", "v2")
+	if code != ExitOK || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	for _, l := range []string{
+		"Plan for web (staging environment), version v2: 3 hosts in 2 batches; hoist plan changes nothing",
+		"batch 1 (1 host, 1 at a time):", "  h1  deploy (current v1)",
+		"  then wait for approval; no answer within 4h: the rollout fails (on_failure: halt)",
+		"batch 2 (2 hosts, 2 at a time):", "  h2  skip: already on v2", "  h3  deploy (no current release)",
+		"2 to deploy, 1 skipped",
+	} {
+		if !strings.Contains(out, l+"\n") {
+			t.Errorf("no line %q in\n%s", l, out)
+		}
+	}
+
+	code, out, _ = runWith(t, statusFake(t, res), "plan", "-c", cfg, "--version", "v2", "--output", "json")
+	if code != ExitOK {
+		t.Fatalf("json: exit %d", code)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	var want map[string]any
+	if err := json.Unmarshal([]byte(`{
+	  "service": "web", "environment": "staging", "version": "v2",
+	  "rollout": true, "runnable": false, "hosts": 3,
+	  "preflight": true, "max_parallel": 0, "pause_seconds": 0, "approval_timeout_seconds": 14400,
+	  "max_failed": 0, "on_failure": "halt",
+	  "batches": [
+	    {"number": 1, "parallel": 1, "approval_after": true, "hosts": [
+	      {"name": "h1", "target": "10.77.0.11", "current": "v1", "action": "deploy"}]},
+	    {"number": 2, "parallel": 2, "approval_after": false, "hosts": [
+	      {"name": "h2", "target": "10.77.0.12", "current": "v2", "action": "skip"},
+	      {"name": "h3", "target": "10.77.0.13", "action": "deploy"}]}
+	  ]}`), &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("JSON\n%s\nwant the shape README documents", out)
+	}
+}
+
+// Without a rollout block a host already on the version is not skipped:
+// today's deploy runs up and the running check there again.
+func TestPlanVersionWithoutBlockRedeploys(t *testing.T) {
+	cfg := planConfig(t, "  - {address: 10.77.0.11, name: h1}\n", "")
+	res := workflows.StatusResult{Hosts: []activities.HostStatus{hostOn("10.77.0.11", "h1", "v2")}}
+	code, out, _ := runWith(t, statusFake(t, res), "plan", "-c", cfg, "--version", "v2")
+	if code != ExitOK || !strings.Contains(out, "  h1  redeploy: already on v2 (nothing switched; up and the running check run again)\n") ||
+		!strings.Contains(out, "1 to redeploy\n") || strings.Contains(out, "skip") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+}
+
+// A host the status read could not reach is unknown, never skipped, and
+// the plan exits 3 (hoist cannot tell what it runs), naming why.
+func TestPlanUnreadableHost(t *testing.T) {
+	two := "  - {address: 10.77.0.11, name: h1}\n  - {address: 10.77.0.12, name: h2}\n"
+	cfg := planConfig(t, two, "rollout: {batches: ['100%']}\n")
+	res := workflows.StatusResult{
+		Hosts:  []activities.HostStatus{hostOn("10.77.0.11", "h1", "v2"), hostOn("10.77.0.12", "h2", "")},
+		Errors: []string{"host h2, step inspect: ssh: connect to 10.77.0.12: connection refused"},
+	}
+	code, out, errOut := runWith(t, statusFake(t, res), "plan", "-c", cfg, "--version", "v2")
+	if code != ExitUnsafe {
+		t.Fatalf("exit %d, want %d", code, ExitUnsafe)
+	}
+	wantContains(t, out, "  h1  skip: already on v2\n", "  h2  unknown: could not be read\n", "1 skipped, 1 unknown\n")
+	wantContains(t, errOut, "hoist: host h2, step inspect: ssh: connect to 10.77.0.12: connection refused")
+}
+
+// plan refuses what it cannot plan with exit 2, before dialling anything.
+func TestPlanRefusals(t *testing.T) {
+	good := planConfig(t, fourHosts, "")
+	bad := planConfig(t, fourHosts, "rollout:\n  batches: [1, '100%']\n  approve_after: [3]\n")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"plan", "-c", bad}, bad + `:12: rollout.approve_after[0]: batch 3 does not exist: 4 host(s) in batches [1, "100%"] make 2 batch(es)`},
+		{[]string{"plan", "-c", good, "--output", "yaml"}, `--output: want text or json, got "yaml"`},
+		{[]string{"plan", "-c", good, "--version", "../x"}, "--version"},
+		{[]string{"plan", "-c", good, "--version", "current"}, `--version: "current" is reserved`},
+		{[]string{"plan", "-c", filepath.Join(t.TempDir(), "none.yml")}, "none.yml: cannot read"},
+	}
+	for _, c := range cases {
+		code, out, errOut := runOffline(t, c.args...)
+		if code != ExitUsage || out != "" || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.args, code, out, errOut, c.want)
+		}
+	}
+}
+
+// Until the fleet workflow exists, deploy and rollback refuse a rollout
+// block (exit 2) before dialling Temporal, rather than going host by host
+// as if it were not there.
+func TestDeployRefusesRolloutBlock(t *testing.T) {
+	cfg := planConfig(t, fourHosts, "rollout: {batches: [1, '100%']}\n")
+	for _, args := range [][]string{
+		{"deploy", "-c", cfg, "--version", "v2"},
+		{"deploy", "-c", cfg, "--version", "v2", "--detach"},
+		{"rollback", "-c", cfg},
+		{"rollback", "-c", cfg, "--to", "v1"},
+	} {
+		code, out, errOut := runOffline(t, args...)
+		want := "hoist: " + cfg + ": rollout: " + rollout.NotRunYet + "\n"
+		if code != ExitUsage || out != "" || errOut != want {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 and %q", args, code, out, errOut, want)
+		}
+	}
+	// A bad config is still reported as such, not as a rollout block.
+	bad := planConfig(t, fourHosts, "rollout: {batches: [0]}\nkeep_releases: 0\n")
+	code, _, errOut := runOffline(t, "deploy", "-c", bad, "--version", "v2")
+	if code != ExitUsage || !strings.Contains(errOut, "keep_releases") || strings.Contains(errOut, rollout.NotRunYet) {
+		t.Errorf("bad config: exit %d, stderr %q", code, errOut)
+	}
+}
