@@ -242,3 +242,57 @@ func TestDeployRefusesRolloutBlock(t *testing.T) {
 		t.Errorf("bad config: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// README's example of `hoist plan --output json` is what hoist prints for
+// the same fleet, key for key and value for value.
+func TestPlanJSONIsREADMEs(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "### Rollouts")
+	if ok {
+		_, after, ok = strings.Cut(after, "```jsonc\n")
+	}
+	example, _, ok2 := strings.Cut(after, "```")
+	if !ok || !ok2 {
+		t.Fatal("README has no jsonc example under ### Rollouts")
+	}
+	var lines []string
+	for _, l := range strings.Split(example, "\n") {
+		if i := strings.Index(l, "//"); i >= 0 {
+			l = l[:i]
+		}
+		lines = append(lines, l)
+	}
+	var want map[string]any
+	if err := json.Unmarshal([]byte(strings.Join(lines, "\n")), &want); err != nil {
+		t.Fatalf("README's example is not JSON once its comments are gone: %v", err)
+	}
+
+	cfg := planConfig(t, "  - {address: 10.77.0.11, user: deploy, name: h1}\n  - {address: 10.77.0.12, user: deploy, name: h2}\n  - {address: 10.77.0.13, user: deploy, name: h3}\n",
+		"rollout: {batches: [1, '100%'], approve_after: [1]}\n")
+	if err := os.WriteFile(cfg, []byte(strings.Replace(mustRead(t, cfg), "environment: staging\n", "", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := workflows.StatusResult{Hosts: []activities.HostStatus{
+		hostOn("deploy@10.77.0.11", "h1", "v1"), hostOn("deploy@10.77.0.12", "h2", "v2"), hostOn("deploy@10.77.0.13", "h3", ""),
+	}}
+	code, out, _ := runWith(t, statusFake(t, res), "plan", "-c", cfg, "--version", "v2", "--output", "json")
+	var got map[string]any
+	if err := json.Unmarshal([]byte(out), &got); code != ExitOK || err != nil {
+		t.Fatalf("exit %d, %v\n%s", code, err, out)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("hoist prints\n%s\nREADME shows\n%s", out, example)
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
