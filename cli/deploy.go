@@ -31,9 +31,10 @@ func deployCommand(s Streams) *ucli.Command {
 	return &ucli.Command{
 		Name:  "deploy",
 		Usage: "deploy the service's files as a new release to every host, rolling back on failure",
-		Description: `Ships the files folder as release --version to every host of hoist.yml, in
-order: upload, registry login and pull (the old release still serves),
-switch current, up, then the running check. The running check covers
+		Description: `Ships the files folder as release --version to every host of hoist.yml.
+Pre-flight first: upload, registry login and pull on every host (the old
+release still serves; a failure anywhere leaves every host as it was).
+Then, host by host in order: switch current, up, the running check. The running check covers
 hoist.yml's services: (every compose service when left out); a crash or
 restart of a service not listed is a warning.
 A bundle holding an env file (.env, or an env_file the compose file
@@ -76,7 +77,7 @@ func rollbackCommand(s Streams) *ucli.Command {
 		Usage: "switch every host back to an earlier release that is still on it",
 		Flags: []ucli.Flag{
 			configFlag, detachFlag("rollback"), attachFlag, uiURLFlag, waitForWorkerFlag,
-			&ucli.StringFlag{Name: "to", Usage: "release to roll back to (default: the newest release older than current not marked failed)"},
+			&ucli.StringFlag{Name: "to", Usage: "release to roll back to (default: on every host, the newest release other than current that passed its running check, by when it was last current)"},
 		},
 		Action: func(c *ucli.Context) error {
 			spec, err := loadSpec(c)

@@ -269,8 +269,9 @@ func testSSHConnectionCutMidCommand(t *testing.T) {
 }
 
 // A host's sshd is down for 20 s while a two-host deploy runs (its
-// containers run on): h2 deploys, then h3's first step retries until sshd
-// is back, and the deploy completes on both.
+// containers run on): h2's pre-flight completes, h3's first step retries
+// until sshd is back — no host switches meanwhile, both serve the old
+// release — and then the deploy completes on both.
 func testHostSSHDownTwentySeconds(t *testing.T) {
 	s := newFaultService(t, "sshddown", portSSHDDown, 2, faultHost)
 	s.ownWorker("w1")
@@ -280,11 +281,17 @@ func testHostSSHDownTwentySeconds(t *testing.T) {
 	down := time.Now()
 	t.Cleanup(func() { suite.env.SSHDStart(t, faultHost) })
 	cli := s.start("deploy", "--config", s.hoistYML(), "--version", "v2")
-	s.waitHistory("h2 to be deployed", 90*time.Second, func(h *history) bool { return h.completed("WaitRunning") == 1 })
+	s.waitHistory("h2's pre-flight", 90*time.Second, func(h *history) bool { return h.completed("PullImages") == 1 })
 	time.Sleep(time.Until(down.Add(20 * time.Second)))
-	// sshd is down, the app is not: h3 still serves the old release.
-	if got, err := getEventually(fmt.Sprintf("http://%s:%d/", suite.env.Host(faultHost), s.port), "v1"); got != "v1" {
-		t.Fatalf("h3 answers %q (%v) while its sshd is down, want v1", got, err)
+	// sshd is down, the app is not: h3 still serves the old release, and
+	// so does h2, pulled but not switched while h3's pre-flight waits.
+	for _, n := range []int{2, faultHost} {
+		if got, err := getEventually(fmt.Sprintf("http://%s:%d/", suite.env.Host(n), s.port), "v1"); got != "v1" {
+			t.Fatalf("h%d answers %q (%v) while h3's sshd is down, want v1", n, got, err)
+		}
+	}
+	if h := s.deployHistory(); h.count("SwitchCurrent") != 0 {
+		t.Fatalf("a host switched while h3's pre-flight waited: %v", h.activities())
 	}
 	suite.env.SSHDStart(t, faultHost)
 	back := time.Now()
@@ -297,8 +304,9 @@ func testHostSSHDownTwentySeconds(t *testing.T) {
 }
 
 // A host stays unreachable for longer than the retry budget: the deploy
-// fails naming the host and step, the host already deployed is rolled
-// back, and the unreachable one was never changed.
+// fails naming the host and step. Pre-flight runs on every host before any
+// switches, so the reachable host was synced and pulled but never changed,
+// and the unreachable one not even that.
 func testHostDownBeyondRetryBudget(t *testing.T) {
 	s := newFaultService(t, "hostgone", portHostGone, 2, faultHost)
 	s.ownWorker("w1")
@@ -308,19 +316,17 @@ func testHostDownBeyondRetryBudget(t *testing.T) {
 
 	r := s.deploy("v2", image("v2"))
 	r.want(t, 1)
-	line := r.line(t, "❌ Deployment of version v2 failed! Rolled back to v1. Cause: host h3, step inspect: ")
-	wantContains(t, "the failure line", line, "10.77.0.13")
-	for _, step := range []string{"rollback: switch current to v1", "rollback: up v1", "rollback: verify v1 running"} {
-		if !hasStep(r.stdout, "h2", step) {
-			t.Fatalf("no successful step %q on h2\n%s", step, r)
+	line := r.line(t, "❌ Deployment of version v2 failed: host h3, step inspect: pre-flight failed on 1 of 2 hosts, so no host was switched: h3 (inspect: ssh ")
+	wantContains(t, "the failure line", line, "10.77.0.13", "No host had been changed.")
+	for _, step := range []string{"switch current", "up", "rollback: switch current to v1"} {
+		if hasStep(r.stdout, "h2", step) {
+			t.Fatalf("h2 ran %q after a pre-flight failure\n%s", step, r)
 		}
 	}
 	suite.env.SSHDStart(t, faultHost)
 	st2 := s.state(2)
-	// v2 passed its check on h2: it is rolled back there with the fleet,
-	// but it did not fail there, and is not marked so.
 	if st2.current != "v1" || strings.Join(st2.releases, ",") != "v1,v2" {
-		t.Fatalf("h2 after the rollback: current %q, releases %q; want v1 and v1,v2", st2.current, st2.releases)
+		t.Fatalf("h2 after the pre-flight failure: current %q, releases %q; want v1 and v1,v2 (synced, never switched)", st2.current, st2.releases)
 	}
 	st3 := s.state(faultHost)
 	if st3.current != "v1" || strings.Join(st3.releases, ",") != "v1" {

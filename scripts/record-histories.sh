@@ -16,10 +16,11 @@ source "${HOIST_TB_DIR:-/var/lib/hoist-testbed}/env"
 T=$HOIST_TB_TEMPORAL_BIN
 ADDR=$HOIST_TB_TEMPORAL
 OUT=workflows/testdata
-# Histories of today's flow are written as hardened-NAME.json; the NAME.json
-# recorded before the hardening change (issue 8) stay, and keep proving
-# that deploys in flight across the upgrade replay.
-PREFIX=hardened-
+# Histories of today's flow are written as preflight-NAME.json. Those
+# recorded before each change stay and keep proving that deploys in flight
+# across an upgrade replay: NAME.json (before the hardening change, issue
+# 8) and hardened-NAME.json (hardened, before pre-flight, issue 9).
+PREFIX=preflight-
 # HOIST_RECORD_SINCE=<RFC 3339 time> reuses an e2e run that started then
 # instead of running the suite again.
 since=${HOIST_RECORD_SINCE:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}
@@ -50,6 +51,7 @@ export_run status status/e2e- Completed
 export_run deploy-pull-failed deploy/e2e-causeshell- Failed
 export_run deploy-up-failed deploy/e2e-dependson- Failed
 export_run rollback-manual deploy/e2e-mixednames- Completed
+export_run deploy-preflight-failed deploy/e2e-hostgone- Failed
 
 # A cancelled deploy: v1, then an unhealthy v2 cancelled during its wait.
 dir=$(mktemp -d)

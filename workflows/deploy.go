@@ -32,6 +32,9 @@ func Deploy(ctx workflow.Context, in DeployInput) (*DeployResult, error) {
 		in.Kind = KindDeploy
 	}
 	d := &deploy{in: in, hardened: hardened, progress: Progress{Kind: in.Kind, Version: in.Version, Phase: "deploying"}}
+	if hardened {
+		d.preflight = workflow.GetVersion(ctx, preflightChange, workflow.DefaultVersion, preflightFirst) >= preflightFirst
+	}
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return d.progress, nil }); err != nil {
 		return nil, err
 	}
@@ -49,11 +52,20 @@ const (
 	hardenedFlow    = 1
 )
 
+// The pre-flight change (issue 9): every host is inspected, synced,
+// logged in and pulled, several at once, before any host switches; a
+// pre-flight failure anywhere leaves every host as it was.
+const (
+	preflightChange = "preflight"
+	preflightFirst  = 1
+)
+
 type deploy struct {
-	in       DeployInput
-	hardened bool // the hardening change applies (see hardeningChange)
-	progress Progress
-	hosts    []*hostRun // hosts this deploy has changed, in order
+	in        DeployInput
+	hardened  bool // the hardening change applies (see hardeningChange)
+	preflight bool // the pre-flight change applies (see preflightChange)
+	progress  Progress
+	hosts     []*hostRun // hosts this deploy has changed, in order
 }
 
 // hostRun is what the deploy did to one host: the saga's record of what
@@ -64,6 +76,7 @@ type hostRun struct {
 	switched bool   // current was switched to the new release
 	started  bool   // compose up ran for the new release
 	first    bool   // the host had no current release: nothing served before
+	current  string // what current pointed at when the deploy found the host
 	// failedCheck: the new release itself failed here (its containers
 	// crashed, were unhealthy under rollback, or up failed on them): it is
 	// marked failed before anything is undone.
@@ -137,7 +150,22 @@ func (d *deploy) run(ctx workflow.Context) (res *DeployResult, err error) {
 			return nil, err
 		}
 	}
+	if d.preflight {
+		if err := d.preflightAll(ctx); err != nil {
+			return nil, err
+		}
+		for _, h := range d.hosts {
+			w, err := d.startHost(ctx, h)
+			if err != nil {
+				return nil, err
+			}
+			warnings = append(warnings, w...)
+		}
+	}
 	for _, t := range d.targets() {
+		if d.preflight {
+			break
+		}
 		deployHost := d.deployHostV0
 		if d.hardened {
 			deployHost = d.deployHost

@@ -321,3 +321,60 @@ func TestUnknownHealthyCurrentIsAdopted(t *testing.T) {
 		t.Fatalf("calls %v: v1 is checked and marked before anything changes", got)
 	}
 }
+
+// Issue 9: pre-flight first. Every host is synced and pulled before any
+// host switches: a pull that fails on h2 leaves h1 untouched too (before,
+// h1 had been switched, started and then rolled back), and the failure
+// names the host that failed.
+func TestPreflightFailureSwitchesNoHost(t *testing.T) {
+	f := newFleet("h1", "h2", "h3")
+	for _, h := range []string{"h1", "h2", "h3"} {
+		f.seed(h, "v1", "v1")
+	}
+	f.failOn["h2/PullImages/v2"] = temporal.NewNonRetryableApplicationError("manifest unknown", activities.ErrCommand, nil)
+	r := deployWith(t, f, DeployInput{Spec: spec("h1", "h2", "h3"), Version: "v2", Bundle: []byte("b")})
+	msg, d := failureOf(t, r.err)
+	for _, c := range f.calls {
+		if strings.Contains(c, "SwitchCurrent") || strings.Contains(c, "StartRelease") {
+			t.Fatalf("a host was changed after a pre-flight failure: %v", f.calls)
+		}
+	}
+	if d.Host != "h2" || d.Step != "pull" || d.RolledBackTo != "" || !strings.Contains(msg, "pre-flight failed on 1 of 3 hosts") ||
+		!strings.Contains(msg, "h2 (pull: manifest unknown)") || !strings.Contains(msg, "No host had been changed") {
+		t.Fatalf("message %q details %+v", msg, d)
+	}
+	for _, h := range []string{"h1", "h2", "h3"} {
+		if got := f.hosts[h]; got.current != "v1" || got.running != "v1" {
+			t.Fatalf("%s: %+v", h, got)
+		}
+	}
+}
+
+// Issue 9: on success every host's files and images are there before the
+// first switch.
+func TestPreflightPreparesEveryHostBeforeTheFirstSwitch(t *testing.T) {
+	f := newFleet("h1", "h2")
+	f.seed("h1", "v1", "v1")
+	f.seed("h2", "v1", "v1")
+	r := deployWith(t, f, DeployInput{Spec: spec("h1", "h2"), Version: "v2", Bundle: []byte("b")})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	firstSwitch, lastPull := -1, -1
+	for i, c := range f.calls {
+		if strings.Contains(c, "SwitchCurrent") && firstSwitch < 0 {
+			firstSwitch = i
+		}
+		if strings.Contains(c, "PullImages") {
+			lastPull = i
+		}
+	}
+	if firstSwitch < 0 || lastPull > firstSwitch {
+		t.Fatalf("calls %v: every pull must come before the first switch", f.calls)
+	}
+	for _, h := range []string{"h1", "h2"} {
+		if f.hosts[h].current != "v2" || !f.hosts[h].good["v2"] {
+			t.Fatalf("%s: %+v", h, f.hosts[h])
+		}
+	}
+}

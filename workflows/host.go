@@ -19,6 +19,18 @@ import (
 // release switches nothing, and a release is marked good once it passed
 // its running check.
 func (d *deploy) deployHost(ctx workflow.Context, t activities.Target) (warnings []string, err error) {
+	h, err := d.prepareHost(ctx, t, true)
+	if err != nil {
+		return nil, err
+	}
+	return d.startHost(ctx, h)
+}
+
+// prepareHost is the part of a host's deploy that changes nothing the
+// running release uses: inspect, sync, login, pull. add: the host goes on
+// d.hosts at once (one host at a time); pre-flight adds all in config
+// order once every host is prepared.
+func (d *deploy) prepareHost(ctx workflow.Context, t activities.Target, add bool) (*hostRun, error) {
 	in, host := d.in, t.Label()
 	rel := activities.ReleaseInput{Target: t, Version: in.Version}
 
@@ -26,7 +38,7 @@ func (d *deploy) deployHost(ctx workflow.Context, t activities.Target) (warnings
 	if err := d.step(ctx, host, "inspect", quickStep, a.InspectHost, t, &st); err != nil {
 		return nil, err
 	}
-	h := &hostRun{t: t, prev: st.RollbackTarget(in.Version), first: st.Current == ""}
+	h := &hostRun{t: t, prev: st.RollbackTarget(in.Version), first: st.Current == "", current: st.Current}
 	if in.Kind == KindRollback {
 		if !st.Has(in.Version) {
 			return nil, &stepError{host: host, step: "inspect", err: temporal.NewNonRetryableApplicationError(
@@ -43,26 +55,36 @@ func (d *deploy) deployHost(ctx workflow.Context, t activities.Target) (warnings
 		}
 	}
 	h.outcome = HostOutcome{Host: host, Previous: h.prev}
-	d.hosts = append(d.hosts, h)
+	if add {
+		d.hosts = append(d.hosts, h)
+	}
 
 	if in.Kind != KindRollback {
 		sync := activities.SyncInput{Target: t, Version: in.Version, Bundle: in.Bundle, ComposeFile: in.Spec.ComposeFile}
 		var sr activities.SyncResult
 		if err := d.step(ctx, host, "sync", transferStep, a.SyncRelease, sync, &sr); err != nil {
-			return nil, err
+			return h, err
 		}
 		h.envFiles = sr.EnvFiles
 	}
 	if r := in.Spec.Registry; r.LogsIn() {
 		login := activities.LoginInput{Target: t, Registry: r}
 		if err := d.step(ctx, host, "registry login", quickStep, a.RegistryLogin, login, nil); err != nil {
-			return nil, err
+			return h, err
 		}
 	}
 	if err := d.step(ctx, host, "pull", composeStep, a.PullImages, rel, nil); err != nil {
-		return nil, err
+		return h, err
 	}
-	if st.Current != in.Version {
+	return h, nil
+}
+
+// startHost is the part that changes the host: switch, up, the running
+// check, the good mark.
+func (d *deploy) startHost(ctx workflow.Context, h *hostRun) (warnings []string, err error) {
+	in, t, host := d.in, h.t, h.t.Label()
+	rel := activities.ReleaseInput{Target: t, Version: in.Version}
+	if h.current != in.Version {
 		h.switched = true // before the step: a switch whose reply was lost is still undone
 		if err := d.step(ctx, host, "switch current", quickStep, a.SwitchCurrent, rel, nil); err != nil {
 			return nil, err

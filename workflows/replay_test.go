@@ -18,12 +18,16 @@ func TestReplayRecordedHistories(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// NAME: recorded before the hardening change (issue 8), replaying the
-	// flow deploys in flight across the upgrade ran; hardened-NAME: today's.
+	// NAME: recorded before the hardening change (issue 8); hardened-NAME:
+	// hardened, before pre-flight (issue 9); preflight-NAME: today's. Each
+	// replays the flow deploys in flight across an upgrade ran.
 	want := []string{"deploy-success", "deploy-warning", "deploy-rollback", "deploy-first-failure", "deploy-two-hosts-rollback", "deploy-cancelled", "status",
 		"hardened-deploy-success", "hardened-deploy-warning", "hardened-deploy-rollback", "hardened-deploy-first-failure",
 		"hardened-deploy-two-hosts-rollback", "hardened-deploy-cancelled", "hardened-status",
-		"hardened-deploy-pull-failed", "hardened-deploy-up-failed", "hardened-rollback-manual"}
+		"hardened-deploy-pull-failed", "hardened-deploy-up-failed", "hardened-rollback-manual",
+		"preflight-deploy-success", "preflight-deploy-warning", "preflight-deploy-rollback", "preflight-deploy-first-failure",
+		"preflight-deploy-two-hosts-rollback", "preflight-deploy-cancelled", "preflight-status",
+		"preflight-deploy-pull-failed", "preflight-deploy-up-failed", "preflight-rollback-manual", "preflight-deploy-preflight-failed"}
 	have := map[string]bool{}
 	for _, f := range files {
 		have[filepath.Base(f[:len(f)-len(".json")])] = true
