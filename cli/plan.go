@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	ucli "github.com/urfave/cli/v2"
 	"go.temporal.io/sdk/client"
@@ -228,7 +227,7 @@ func (p plan) print(w io.Writer) {
 			failed = fmt.Sprintf("%s of %s = %s (rounded down)", r.MaxFailed, count(p.Hosts, "host"), count(p.MaxFailed, "host"))
 		}
 		fmt.Fprintf(w, "rollout: batches %s, max_parallel: %s, preflight: %s, pause: %s, max_failed: %s, on_failure: %s\n",
-			config.SizesText(r.Batches), parallel, preflight, shortDuration(r.Pause), failed, r.OnFailure)
+			config.SizesText(r.Batches), parallel, preflight, config.FormatDuration(r.Pause), failed, r.OnFailure)
 		fmt.Fprintf(w, "note: this hoist plans rollouts but does not run them yet: hoist deploy refuses a rollout block\n")
 	} else {
 		fmt.Fprintf(w, "no rollout block: one host at a time in config order, as hoist deploy runs today; "+
@@ -251,7 +250,7 @@ func (p plan) print(w io.Writer) {
 		}
 		if b.ApprovalAfter {
 			fmt.Fprintf(w, "  then wait for approval; no answer within %s: the rollout fails (on_failure: %s)\n",
-				shortDuration(p.spec.Rollout.ApprovalTimeout), p.OnFailure)
+				config.FormatDuration(p.spec.Rollout.ApprovalTimeout), p.OnFailure)
 		}
 	}
 	if p.Version != "" {
@@ -300,18 +299,6 @@ func count(n int, noun string) string {
 		return fmt.Sprintf("%d %ses", n, noun)
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-// shortDuration prints 4h and 10m rather than 4h0m0s and 10m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 // refuseRollout makes a deploy or rollback command refuse a hoist.yml

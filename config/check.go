@@ -253,7 +253,7 @@ func checkRetries(n int) string {
 
 func checkDelay(d time.Duration) string {
 	if d <= 0 || d > maxDelay {
-		return fmt.Sprintf("must be more than 0 and at most %s, got %s", fmtDuration(maxDelay), fmtDuration(d))
+		return fmt.Sprintf("must be more than 0 and at most %s, got %s", FormatDuration(maxDelay), FormatDuration(d))
 	}
 	return ""
 }
@@ -261,7 +261,7 @@ func checkDelay(d time.Duration) string {
 func checkStable(w Wait) string {
 	window := time.Duration(w.Retries) * w.Delay
 	if w.Stable < 0 || (w.Retries > 0 && w.Delay > 0 && w.Stable >= window) {
-		return fmt.Sprintf("must be at least 0 and shorter than the window retries × delay (%s), got %s", fmtDuration(window), fmtDuration(w.Stable))
+		return fmt.Sprintf("must be at least 0 and shorter than the window retries × delay (%s), got %s", FormatDuration(window), FormatDuration(w.Stable))
 	}
 	return ""
 }
@@ -298,10 +298,10 @@ func (r *Rollout) problems(p *problemList, hosts int) {
 		p.add("rollout.max_parallel", fmt.Sprintf("must be at least 1, got %d", r.MaxParallel))
 	}
 	if r.Pause < 0 || r.Pause > maxPause {
-		p.add("rollout.pause", fmt.Sprintf("must be from 0 to %s, got %s", fmtDuration(maxPause), fmtDuration(r.Pause)))
+		p.add("rollout.pause", fmt.Sprintf("must be from 0 to %s, got %s", FormatDuration(maxPause), FormatDuration(r.Pause)))
 	}
 	if r.ApprovalTimeout <= 0 || r.ApprovalTimeout > maxApprovalTimeout {
-		p.add("rollout.approval_timeout", fmt.Sprintf("must be more than 0 and at most %s, got %s", fmtDuration(maxApprovalTimeout), fmtDuration(r.ApprovalTimeout)))
+		p.add("rollout.approval_timeout", fmt.Sprintf("must be more than 0 and at most %s, got %s", FormatDuration(maxApprovalTimeout), FormatDuration(r.ApprovalTimeout)))
 	}
 	batches := 0
 	if batchesOK && hosts > 0 {
@@ -361,8 +361,9 @@ func checkComposeFile(v string) string {
 	return ""
 }
 
-// fmtDuration prints 10m rather than 10m0s.
-func fmtDuration(d time.Duration) string {
+// FormatDuration prints 4h and 10m rather than 4h0m0s and 10m0s, as
+// hoist.yml would say them.
+func FormatDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")
