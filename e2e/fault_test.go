@@ -475,7 +475,7 @@ func (s *service) wantImage(image string) {
 }
 
 // hoist cancel during the wait: compensation runs, the previous release
-// serves again, and cancel exits 1 saying so.
+// serves again, and cancel exits 0 saying so.
 func TestCancelRollsBack(t *testing.T) {
 	t.Parallel()
 	s := newService(t, "cancel", portCancel)

@@ -414,6 +414,11 @@ func TestRollbackThatFailsTooSaysHowToRecover(t *testing.T) {
 		!strings.Contains(d.Recovery[0], "mv -T .current.tmp current") || !strings.Contains(msg, "FAILED too") {
 		t.Fatalf("message %q details %+v", msg, d)
 	}
+	// Issue 8 §4: the release that failed its check is marked failed
+	// whatever the rollback did next.
+	if !f.hosts["h1"].releases["v2"] {
+		t.Fatalf("v2 is not marked failed after a failed rollback (calls %v)", calls(f, "h1"))
+	}
 }
 
 func TestRedeployOfCurrentIsNotItsOwnRollbackTarget(t *testing.T) {

@@ -86,20 +86,6 @@ func TestFailedRedeployOfCurrentLeavesHostAsItWas(t *testing.T) {
 	}
 }
 
-// Issue 8 §4: when the rollback fails too, the release that failed its
-// check is still marked failed, and the details say the rollback failed.
-func TestFailedRollbackStillMarksTheNewReleaseFailed(t *testing.T) {
-	f := newFleet("h1")
-	f.seed("h1", "v1", "v1")
-	f.verdict["h1/v2"] = "crashed"
-	f.verdict["h1/v1"] = "crashed"
-	r := deployWith(t, f, DeployInput{Spec: spec("h1"), Version: "v2", Bundle: []byte("b")})
-	_, d := failureOf(t, r.err)
-	if !d.RollbackFailed || !f.hosts["h1"].releases["v2"] {
-		t.Fatalf("details %+v; v2 failed mark %v (calls %v)", d, f.hosts["h1"].releases["v2"], calls(f, "h1"))
-	}
-}
-
 // Issue 8 §4: only a release that passed its check is rolled back to;
 // current is not a target just because nothing marked it failed.
 func TestRollbackChoosesOnlyKnownGood(t *testing.T) {
