@@ -43,6 +43,9 @@ type Activities struct {
 	ECR ECRTokens
 	// HeartbeatEvery is how often long steps report liveness.
 	HeartbeatEvery time.Duration
+	// Bundles fetches bundles a sync names by reference; nil: such a
+	// sync is refused.
+	Bundles Bundles
 }
 
 // Error types: retry policies and the workflow match on these names.
@@ -186,10 +189,14 @@ func (a *Activities) SyncRelease(ctx context.Context, in SyncInput) (SyncResult,
 		return SyncResult{}, fmt.Errorf("step sync: temporary folder on the worker: %w", err)
 	}
 	defer os.RemoveAll(local)
-	if err := config.ExtractBundle(in.Bundle, local); err != nil {
+	bundle, err := a.bundleOf(ctx, in)
+	if err != nil {
+		return SyncResult{}, err
+	}
+	if err := config.ExtractBundle(bundle, local); err != nil {
 		return SyncResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("host %s, step sync, release %s: bad bundle: %v", t.Label(), in.Version, err), ErrInvalid, err)
 	}
-	envFiles, _ := config.BundleEnvFiles(in.Bundle, in.ComposeFile) // a bundle it cannot read failed above
+	envFiles, _ := config.BundleEnvFiles(bundle, in.ComposeFile) // a bundle it cannot read failed above
 	if _, err := a.run(ctx, t, "sync", t.Layout().EnsureBase()); err != nil {
 		return SyncResult{}, err
 	}

@@ -61,7 +61,9 @@ func (t Target) Compose(version string) commands.Compose {
 type SyncInput struct {
 	Target  Target `json:"target"`
 	Version string `json:"version"`
-	Bundle  []byte `json:"bundle"` // gzip'd tar from config.Bundle
+	Bundle  []byte `json:"bundle,omitempty"` // gzip'd tar from config.Bundle
+	// Ref names the bundle instead of carrying it (a rollout's hosts).
+	Ref BundleRef `json:"ref,omitempty"`
 	// ComposeFile is the bundle's compose file, to find its env_file
 	// entries.
 	ComposeFile string `json:"compose_file,omitempty"`

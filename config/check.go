@@ -42,7 +42,7 @@ const (
 	maxKeepReleases = 100
 	// A pause or an approval wait holds the deploy lock; past these the
 	// value is a mistake, not a plan.
-	maxPause           = 24 * time.Hour
+	MaxPause           = 24 * time.Hour
 	maxApprovalTimeout = 7 * 24 * time.Hour
 )
 
@@ -297,8 +297,8 @@ func (r *Rollout) problems(p *problemList, hosts int) {
 	if r.MaxParallel < 0 {
 		p.add("rollout.max_parallel", fmt.Sprintf("must be at least 1, got %d", r.MaxParallel))
 	}
-	if r.Pause < 0 || r.Pause > maxPause {
-		p.add("rollout.pause", fmt.Sprintf("must be from 0 to %s, got %s", FormatDuration(maxPause), FormatDuration(r.Pause)))
+	if r.Pause < 0 || r.Pause > MaxPause {
+		p.add("rollout.pause", fmt.Sprintf("must be from 0 to %s, got %s", FormatDuration(MaxPause), FormatDuration(r.Pause)))
 	}
 	if r.ApprovalTimeout <= 0 || r.ApprovalTimeout > maxApprovalTimeout {
 		p.add("rollout.approval_timeout", fmt.Sprintf("must be more than 0 and at most %s, got %s", FormatDuration(maxApprovalTimeout), FormatDuration(r.ApprovalTimeout)))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hoist-dev/hoist/activities"
 	"github.com/hoist-dev/hoist/commands"
+	"github.com/hoist-dev/hoist/rollout"
 )
 
 // a is only a handle for naming activities; the worker registers the real
@@ -30,6 +31,13 @@ func Deploy(ctx workflow.Context, in DeployInput) (*DeployResult, error) {
 	}
 	if in.Kind == "" {
 		in.Kind = KindDeploy
+	}
+	if hardened && in.Spec.Rollout != nil {
+		// Before the fleet change a rollout block was refused here.
+		if workflow.GetVersion(ctx, fleetChange, workflow.DefaultVersion, fleetFirst) == workflow.DefaultVersion {
+			return nil, invalidInput(fmt.Errorf("rollout: %s", rollout.NotRunYet))
+		}
+		return runFleet(ctx, in)
 	}
 	d := &deploy{in: in, hardened: hardened, progress: Progress{Kind: in.Kind, Version: in.Version, Phase: "deploying"}}
 	if hardened {
@@ -66,6 +74,12 @@ type deploy struct {
 	preflight bool // the pre-flight change applies (see preflightChange)
 	progress  Progress
 	hosts     []*hostRun // hosts this deploy has changed, in order
+	// fleet: a DeployHost child of a rollout: hosts already on the
+	// version are skipped, the bundle comes by reference (ref), and a
+	// started host is watched for pause before it is marked good.
+	fleet bool
+	ref   activities.BundleRef
+	pause time.Duration
 }
 
 // hostRun is what the deploy did to one host: the saga's record of what
@@ -82,6 +96,7 @@ type hostRun struct {
 	// marked failed before anything is undone.
 	failedCheck bool
 	envFiles    []string // the new release's env files, for redaction
+	skip        bool     // a rollout leaves the host alone: it runs the version already
 	outcome     HostOutcome
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/hoist-dev/hoist/activities"
 	"github.com/hoist-dev/hoist/commands"
@@ -30,6 +31,7 @@ type fakeHost struct {
 // not a script of calls: activities change it the way the real ones
 // change a host, and every call is logged in order.
 type fleet struct {
+	op      sync.Mutex // held by each activity: a rollout runs hosts at once
 	mu      sync.Mutex
 	hosts   map[string]*fakeHost
 	verdict map[string]string // "host/version" -> verdict WaitRunning reports (default healthy)
@@ -37,6 +39,7 @@ type fleet struct {
 	calls   []string
 	onWait  func() // runs when WaitRunning is called, e.g. to cancel
 	waits   []activities.WaitInput
+	syncs   []activities.SyncInput
 	// unchecked: "host/version" -> what WaitRunning says of services
 	// outside services:
 	unchecked map[string]string
@@ -85,15 +88,20 @@ func (f *fleet) state(h *fakeHost) commands.State {
 func (f *fleet) wire(env *testsuite.TestWorkflowEnvironment) {
 	any := mock.Anything
 	env.OnActivity(a.InspectHost, any, any).Return(func(_ context.Context, t activities.Target) (commands.State, error) {
+		f.op.Lock()
+		defer f.op.Unlock()
 		if err := f.log(t, "InspectHost", ""); err != nil {
 			return commands.State{}, err
 		}
 		return f.state(f.hosts[t.Host]), nil
 	})
 	env.OnActivity(a.SyncRelease, any, any).Return(func(_ context.Context, in activities.SyncInput) (activities.SyncResult, error) {
+		f.op.Lock()
+		defer f.op.Unlock()
 		if err := f.log(in.Target, "SyncRelease", in.Version); err != nil {
 			return activities.SyncResult{}, err
 		}
+		f.syncs = append(f.syncs, in)
 		h := f.hosts[in.Target.Host]
 		_, had := h.releases[in.Version]
 		if !had {
@@ -102,6 +110,8 @@ func (f *fleet) wire(env *testsuite.TestWorkflowEnvironment) {
 		return activities.SyncResult{Uploaded: !had}, nil
 	})
 	env.OnActivity(a.SwitchCurrent, any, any).Return(func(_ context.Context, in activities.ReleaseInput) error {
+		f.op.Lock()
+		defer f.op.Unlock()
 		if err := f.log(in.Target, "SwitchCurrent", in.Version); err != nil {
 			return err
 		}
@@ -109,24 +119,34 @@ func (f *fleet) wire(env *testsuite.TestWorkflowEnvironment) {
 		return nil
 	})
 	env.OnActivity(a.RegistryLogin, any, any).Return(func(_ context.Context, in activities.LoginInput) (activities.LoginResult, error) {
+		f.op.Lock()
+		defer f.op.Unlock()
 		return activities.LoginResult{Server: in.Registry.Server}, f.log(in.Target, "RegistryLogin", in.Registry.Server)
 	})
 	env.OnActivity(a.SaveLogs, any, any).Return(func(_ context.Context, in activities.SaveLogsInput) (activities.SaveLogsResult, error) {
+		f.op.Lock()
+		defer f.op.Unlock()
 		if err := f.log(in.Target, "SaveLogs", in.Version); err != nil {
 			return activities.SaveLogsResult{}, err
 		}
 		return activities.SaveLogsResult{Path: in.Target.Base + "/" + in.Version + "/.hoist-logs/" + in.Name + ".log"}, nil
 	})
 	env.OnActivity(a.CheckRegistry, any, any).Return(func(_ context.Context, in activities.RegistryCheckInput) error {
+		f.op.Lock()
+		defer f.op.Unlock()
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.calls = append(f.calls, "worker CheckRegistry "+in.Server)
 		return f.failOn["worker/CheckRegistry/"+in.Server]
 	})
 	env.OnActivity(a.PullImages, any, any).Return(func(_ context.Context, in activities.ReleaseInput) error {
+		f.op.Lock()
+		defer f.op.Unlock()
 		return f.log(in.Target, "PullImages", in.Version)
 	})
 	env.OnActivity(a.StartRelease, any, any).Return(func(_ context.Context, in activities.ReleaseInput) (activities.StartResult, error) {
+		f.op.Lock()
+		defer f.op.Unlock()
 		if err := f.log(in.Target, "StartRelease", in.Version); err != nil {
 			return activities.StartResult{}, err
 		}
@@ -135,6 +155,8 @@ func (f *fleet) wire(env *testsuite.TestWorkflowEnvironment) {
 		return activities.StartResult{}, nil
 	})
 	env.OnActivity(a.StopRelease, any, any).Return(func(_ context.Context, in activities.ReleaseInput) error {
+		f.op.Lock()
+		defer f.op.Unlock()
 		if err := f.log(in.Target, "StopRelease", in.Version); err != nil {
 			return err
 		}
@@ -142,6 +164,8 @@ func (f *fleet) wire(env *testsuite.TestWorkflowEnvironment) {
 		return nil
 	})
 	env.OnActivity(a.WaitRunning, any, any).Return(func(_ context.Context, in activities.WaitInput) (activities.WaitResult, error) {
+		f.op.Lock()
+		defer f.op.Unlock()
 		if f.onWait != nil {
 			f.onWait()
 		}
@@ -156,6 +180,8 @@ func (f *fleet) wire(env *testsuite.TestWorkflowEnvironment) {
 		return activities.WaitResult{Verdict: v, Detail: "containers are " + v, Unchecked: f.unchecked[in.Target.Host+"/"+in.Version]}, nil
 	})
 	env.OnActivity(a.HaltRelease, any, any).Return(func(_ context.Context, in activities.ReleaseInput) error {
+		f.op.Lock()
+		defer f.op.Unlock()
 		if err := f.log(in.Target, "HaltRelease", in.Version); err != nil {
 			return err
 		}
@@ -163,6 +189,8 @@ func (f *fleet) wire(env *testsuite.TestWorkflowEnvironment) {
 		return nil
 	})
 	env.OnActivity(a.MarkFailed, any, any).Return(func(_ context.Context, in activities.ReleaseInput) error {
+		f.op.Lock()
+		defer f.op.Unlock()
 		if err := f.log(in.Target, "MarkFailed", in.Version); err != nil {
 			return err
 		}
@@ -174,6 +202,8 @@ func (f *fleet) wire(env *testsuite.TestWorkflowEnvironment) {
 		return nil
 	})
 	env.OnActivity(a.MarkGood, any, any).Return(func(_ context.Context, in activities.MarkGoodInput) error {
+		f.op.Lock()
+		defer f.op.Unlock()
 		if err := f.log(in.Target, "MarkGood", in.Version); err != nil {
 			return err
 		}
@@ -183,6 +213,8 @@ func (f *fleet) wire(env *testsuite.TestWorkflowEnvironment) {
 		return nil
 	})
 	env.OnActivity(a.ClearFailed, any, any).Return(func(_ context.Context, in activities.ReleaseInput) error {
+		f.op.Lock()
+		defer f.op.Unlock()
 		if err := f.log(in.Target, "ClearFailed", in.Version); err != nil {
 			return err
 		}
@@ -190,6 +222,8 @@ func (f *fleet) wire(env *testsuite.TestWorkflowEnvironment) {
 		return nil
 	})
 	env.OnActivity(a.PruneReleases, any, any).Return(func(_ context.Context, in activities.PruneInput) (activities.PruneResult, error) {
+		f.op.Lock()
+		defer f.op.Unlock()
 		if err := f.log(in.Target, "PruneReleases", strings.Join(in.Protect, ",")); err != nil {
 			return activities.PruneResult{}, err
 		}
@@ -226,6 +260,7 @@ func deployWith(t *testing.T, f *fleet, in DeployInput, setup ...func(*testsuite
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
 	env.RegisterActivity(&activities.Activities{})
+	env.RegisterWorkflowWithOptions(DeployHost, workflow.RegisterOptions{Name: DeployHostWorkflowName})
 	f.wire(env)
 	for _, s := range setup {
 		s(env)

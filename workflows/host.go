@@ -59,13 +59,22 @@ func (d *deploy) prepareHost(ctx workflow.Context, t activities.Target, add bool
 		d.hosts = append(d.hosts, h)
 	}
 
+	// A rollout leaves a host alone that runs the version already, with
+	// the same files (the sync below finds them there), known good.
+	onIt := d.fleet && st.Current == in.Version && st.HealthOf(in.Version) == commands.HealthGood
+	if in.Kind == KindRollback && onIt {
+		return d.skipHost(ctx, h), nil
+	}
 	if in.Kind != KindRollback {
-		sync := activities.SyncInput{Target: t, Version: in.Version, Bundle: in.Bundle, ComposeFile: in.Spec.ComposeFile}
+		sync := activities.SyncInput{Target: t, Version: in.Version, Bundle: in.Bundle, Ref: d.ref, ComposeFile: in.Spec.ComposeFile}
 		var sr activities.SyncResult
 		if err := d.step(ctx, host, "sync", transferStep, a.SyncRelease, sync, &sr); err != nil {
 			return h, err
 		}
 		h.envFiles = sr.EnvFiles
+		if onIt && !sr.Uploaded {
+			return d.skipHost(ctx, h), nil
+		}
 	}
 	if r := in.Spec.Registry; r.LogsIn() {
 		login := activities.LoginInput{Target: t, Registry: r}
@@ -77,6 +86,13 @@ func (d *deploy) prepareHost(ctx workflow.Context, t activities.Target, add bool
 		return h, err
 	}
 	return h, nil
+}
+
+// skipHost records that a rollout leaves the host alone.
+func (d *deploy) skipHost(ctx workflow.Context, h *hostRun) *hostRun {
+	h.skip = true
+	d.note(ctx, h.t.Label(), "already on "+d.in.Version, "skipped", "same files, passed its check: left alone")
+	return h
 }
 
 // startHost is the part that changes the host: switch, up, the running
@@ -101,6 +117,15 @@ func (d *deploy) startHost(ctx workflow.Context, h *hostRun) (warnings []string,
 	var wr activities.WaitResult
 	if err := d.step(ctx, host, "wait running", waitStep(wait.Window), a.WaitRunning, wait, &wr); err != nil {
 		return nil, err
+	}
+	if wr.Verdict == commands.Healthy.String() && d.pause > 0 {
+		// The rollout's pause: the host keeps being watched, and a crash
+		// or restart since up fails it, before it counts as done.
+		watch := wait
+		watch.Stable, watch.Window = d.pause, d.pause+wait.Window
+		if err := d.step(ctx, host, "watch "+config.FormatDuration(d.pause), waitStep(watch.Window), a.WaitRunning, watch, &wr); err != nil {
+			return nil, err
+		}
 	}
 	h.outcome.Verdict, h.outcome.Detail = wr.Verdict, wr.Detail
 	if wr.Unchecked != "" {

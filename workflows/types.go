@@ -68,6 +68,9 @@ type DeployInput struct {
 	Bundle  []byte      `json:"bundle,omitempty"` // the release files, for KindDeploy
 	// Poll overrides how often container state is read while waiting.
 	Poll time.Duration `json:"poll,omitempty"`
+	// Limited is the --hosts pattern Spec.Hosts was cut down with, for
+	// the record and the summary; "" when the deploy covers every host.
+	Limited string `json:"limited,omitempty"`
 }
 
 // HostOutcome is what happened on one host.
@@ -93,6 +96,8 @@ type DeployResult struct {
 	Outcome  string        `json:"outcome"`
 	Warnings []string      `json:"warnings,omitempty"`
 	Hosts    []HostOutcome `json:"hosts"`
+	// Fleet is the rollout's summary, for a spec with a rollout block.
+	Fleet *Fleet `json:"fleet,omitempty"`
 }
 
 // FailureDetails travel with a failed deploy's error, so the CLI can say
@@ -120,6 +125,13 @@ type FailureDetails struct {
 	// Logs are where the failed release's container logs were kept before
 	// the rollback removed its containers: "host: path".
 	Logs []string `json:"logs,omitempty"`
+	// Mixed: a rollout ended with hosts on both releases, by design
+	// (failures within max_failed, or on_failure: halt): every host the
+	// new release failed on is back on its previous release, and Fleet
+	// says which host runs what.
+	Mixed bool `json:"mixed,omitempty"`
+	// Fleet is the rollout's summary, for a spec with a rollout block.
+	Fleet *Fleet `json:"fleet,omitempty"`
 }
 
 // Event is one step on one host, for `hoist deploy`'s live output and the
@@ -138,7 +150,9 @@ type Progress struct {
 	Kind    string  `json:"kind"`    // KindDeploy or KindRollback
 	Version string  `json:"version"` // the release deployed or rolled back to
 	Events  []Event `json:"events"`
-	Phase   string  `json:"phase"` // deploying | rolling back | done
+	Phase   string  `json:"phase"` // deploying | waiting for approval | rolling back | done
+	// Fleet is the rollout's state, for a spec with a rollout block.
+	Fleet *Fleet `json:"fleet,omitempty"`
 }
 
 // StatusInput asks for the state of every host of a service.

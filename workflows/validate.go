@@ -10,7 +10,6 @@ import (
 	"github.com/hoist-dev/hoist/activities"
 	"github.com/hoist-dev/hoist/commands"
 	"github.com/hoist-dev/hoist/config"
-	"github.com/hoist-dev/hoist/rollout"
 )
 
 // maxPoll bounds DeployInput.Poll: slower polling than this is no check.
@@ -49,15 +48,18 @@ func (in DeployInput) Validate() error {
 	if err := in.Spec.Validate(); err != nil {
 		problems = append(problems, err)
 	}
-	// This workflow goes host by host; run with a rollout block it would
-	// ignore the batches, approvals and failure budget the block asks for.
-	if in.Spec.Rollout != nil {
-		add("rollout", "%s", rollout.NotRunYet)
+	if in.Limited != "" && len(in.Limited) > 200 {
+		add("limited", "the --hosts pattern is limited to 200 bytes")
 	}
 	if len(problems) == 0 {
 		return nil
 	}
-	err := errors.Join(problems...)
+	return invalidInput(errors.Join(problems...))
+}
+
+// invalidInput is the refusal of a deploy's input: permanent, before
+// any host.
+func invalidInput(err error) error {
 	return temporal.NewNonRetryableApplicationError("invalid deploy input, nothing was touched: "+err.Error(), activities.ErrInvalid, nil)
 }
 
