@@ -158,7 +158,9 @@ func TestRolloutCancelWhileWaitingRollsBack(t *testing.T) {
 	hosts := []string{"h1", "h2"}
 	f := onV1(hosts...)
 	r := deployWith(t, f, deployV2(rolloutSpec(config.Rollout{Preflight: true, ApproveAfter: []int{1}}, hosts...)),
-		func(env *testsuite.TestWorkflowEnvironment) { env.RegisterDelayedCallback(env.CancelWorkflow, time.Minute) })
+		func(env *testsuite.TestWorkflowEnvironment) {
+			env.RegisterDelayedCallback(env.CancelWorkflow, time.Minute)
+		})
 	var canceled *temporal.CanceledError
 	if !errors.As(r.err, &canceled) {
 		t.Fatalf("want a cancel, got %v", r.err)
