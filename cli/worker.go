@@ -34,6 +34,7 @@ func workerCommand(s Streams) *ucli.Command {
 			&ucli.StringFlag{Name: "ssh-config", Usage: "OpenSSH client config for host aliases, users, ports, keys and ProxyJump (default ~/.ssh/config when it exists, as for ssh; none: read none)", EnvVars: []string{"HOIST_SSH_CONFIG"}},
 			&ucli.StringFlag{Name: "registry-credentials", Usage: "YAML file of the registry credentials hosts log in with, by server: SERVER: {username, password_file | password_env} or SERVER: {ecr: {region}}; a deploy naming a server not in it is refused", EnvVars: []string{"HOIST_REGISTRY_CREDENTIALS"}},
 			&ucli.StringFlag{Name: "host-key-policy", Usage: "strict: refuse hosts not in known_hosts; accept-new: record a new host's key (a changed key is always refused)", EnvVars: []string{"HOIST_HOST_KEY_POLICY"}, Value: "strict"},
+			&ucli.IntFlag{Name: "ssh-max-dialing", Usage: "SSH connections being started (TCP dial and handshake) at once; more wait their turn, without it counting against their dial timeout", EnvVars: []string{"HOIST_SSH_MAX_DIALING"}, Value: sshexec.DefaultMaxDialing},
 			&ucli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", EnvVars: []string{"HOIST_LOG_LEVEL"}, Value: "info"},
 		},
 		Action: func(c *ucli.Context) error {
@@ -45,6 +46,9 @@ func workerCommand(s Streams) *ucli.Command {
 				policy = sshexec.AcceptNew
 			default:
 				return Usagef("--host-key-policy: want strict or accept-new, got %q", p)
+			}
+			if n := c.Int("ssh-max-dialing"); n < 1 {
+				return Usagef("--ssh-max-dialing: want at least 1, got %d", n)
 			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
@@ -86,6 +90,7 @@ func workerCommand(s Streams) *ucli.Command {
 				SSHConfigFile:  sshConfig,
 				HomeDir:        home,
 				AgentSocket:    os.Getenv("SSH_AUTH_SOCK"),
+				MaxDialing:     c.Int("ssh-max-dialing"),
 				Logger:         logger.With("component", "ssh"),
 			})
 			if err != nil {

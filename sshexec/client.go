@@ -30,6 +30,10 @@ type Client struct {
 	conns   map[string]*conn
 	dialing map[string]*dialCall
 
+	// dialSlots holds one token per connection being started (TCP dial
+	// plus handshake): at most MaxDialing.
+	dialSlots chan struct{}
+
 	dials atomic.Int64
 }
 
@@ -52,13 +56,14 @@ func New(cfg Config) (*Client, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Client{
-		cfg:     cfg,
-		sshcfg:  sc,
-		keys:    &hostKeys{file: cfg.KnownHostsFile, policy: cfg.HostKeyPolicy},
-		ctx:     ctx,
-		cancel:  cancel,
-		conns:   map[string]*conn{},
-		dialing: map[string]*dialCall{},
+		cfg:       cfg,
+		sshcfg:    sc,
+		keys:      &hostKeys{file: cfg.KnownHostsFile, policy: cfg.HostKeyPolicy},
+		ctx:       ctx,
+		cancel:    cancel,
+		conns:     map[string]*conn{},
+		dialing:   map[string]*dialCall{},
+		dialSlots: make(chan struct{}, cfg.MaxDialing),
 	}, nil
 }
 
@@ -150,11 +155,9 @@ func (c *Client) dialShared(key string, t *target, call *dialCall) {
 
 func (c *Client) dial(t *target) (*conn, error) {
 	c.dials.Add(1)
-	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.DialTimeout)
-	defer cancel()
 
 	// Keys and known_hosts first: a missing key fails without touching
-	// the network.
+	// the network or waiting for a slot.
 	signers, doneAgent, err := c.signersFor(t)
 	if err != nil {
 		return nil, err
@@ -165,7 +168,33 @@ func (c *Client) dial(t *target) (*conn, error) {
 		return nil, fmt.Errorf("ssh %s: %w", t.spec, err)
 	}
 
-	raw, err := c.dialTCP(ctx, t)
+	// The jump host's connection comes before our slot: its own dial
+	// needs one, and dials holding every slot while they wait for their
+	// jump hosts would wait forever.
+	var jc *conn
+	if t.jump != nil {
+		jc, err = c.connect(c.ctx, t.jump)
+		if err != nil {
+			if c.ctx.Err() != nil {
+				return nil, ErrClosed
+			}
+			return nil, fmt.Errorf("ssh %s: via jump host %s: %w", t.spec, t.jump.spec, err)
+		}
+	}
+
+	release, err := c.dialSlot(t)
+	if err != nil {
+		return nil, err
+	}
+	// Held until the handshake has ended either way; what follows it
+	// here takes no time.
+	defer release()
+	// The timeout starts once the slot is ours: a host must not fail
+	// for the time it waited behind others.
+	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.DialTimeout)
+	defer cancel()
+
+	raw, err := c.dialTCP(ctx, t, jc)
 	if err != nil {
 		return nil, err
 	}
@@ -206,11 +235,31 @@ func (c *Client) dial(t *target) (*conn, error) {
 	return newConn(t, client, c.cfg.MaxSessions, c.cfg.KeepAliveInterval, c.cfg.Logger), nil
 }
 
+// dialSlot waits for one of the MaxDialing slots of connection starts;
+// the func returned frees it. Only Close ends the wait: a dial is shared
+// by every caller waiting for the host, and each caller's own ctx already
+// ends its wait in connect.
+func (c *Client) dialSlot(t *target) (func(), error) {
+	release := func() { <-c.dialSlots }
+	select {
+	case c.dialSlots <- struct{}{}:
+		return release, nil
+	default:
+	}
+	c.cfg.Logger.Debug("sshexec: waiting for a dial slot", "host", t.spec, "max_dialing", c.cfg.MaxDialing)
+	select {
+	case c.dialSlots <- struct{}{}:
+		return release, nil
+	case <-c.ctx.Done():
+		return nil, ErrClosed
+	}
+}
+
 // dialTCP opens the byte stream the SSH handshake runs over: a TCP
-// connection, or a direct-tcpip channel through the jump host's pooled
-// connection.
-func (c *Client) dialTCP(ctx context.Context, t *target) (net.Conn, error) {
-	if t.jump == nil {
+// connection, or a direct-tcpip channel through jc, the jump host's pooled
+// connection, when t has a jump host.
+func (c *Client) dialTCP(ctx context.Context, t *target, jc *conn) (net.Conn, error) {
+	if jc == nil {
 		var d net.Dialer
 		raw, err := d.DialContext(ctx, "tcp", t.addr())
 		if err != nil {
@@ -220,10 +269,6 @@ func (c *Client) dialTCP(ctx context.Context, t *target) (net.Conn, error) {
 			return nil, &ConnError{Host: t.spec, Addr: t.String(), Op: "dial", Err: err}
 		}
 		return raw, nil
-	}
-	jc, err := c.connect(ctx, t.jump)
-	if err != nil {
-		return nil, fmt.Errorf("ssh %s: via jump host %s: %w", t.spec, t.jump.spec, err)
 	}
 	raw, err := jc.client.DialContext(ctx, "tcp", t.addr())
 	if err != nil {

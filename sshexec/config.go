@@ -42,6 +42,13 @@ const (
 	DefaultMaxSessions       = 10
 	DefaultMaxOutput         = 1 << 20
 	DefaultTermGrace         = 2 * time.Second
+	// DefaultMaxDialing is 30 because that is where Kamal caps its SSH
+	// connection starts, after its users' fan-out broke past ~15 hosts
+	// (connection resets; at 90+ hosts failed DNS lookups and file
+	// descriptor limits: basecamp/kamal#326, #399). OpenSSH's own
+	// MaxStartups 10:30:100 is per server, so it does not bound a client
+	// starting connections to many servers.
+	DefaultMaxDialing = 30
 )
 
 // Config is everything a Client needs. The package reads no environment
@@ -69,7 +76,8 @@ type Config struct {
 	// AgentSocket is the ssh-agent socket (SSH_AUTH_SOCK) whose keys are
 	// offered after the identity files. Empty: no agent.
 	AgentSocket string
-	// DialTimeout bounds TCP connect plus SSH handshake. Default 10s.
+	// DialTimeout bounds TCP connect plus SSH handshake, counted from
+	// when the dial gets its MaxDialing slot. Default 10s.
 	DialTimeout time.Duration
 	// KeepAliveInterval is the period of keepalive@openssh.com requests;
 	// a connection whose keepalive is not answered within one interval is
@@ -78,6 +86,11 @@ type Config struct {
 	// MaxSessions caps concurrent sessions on one connection; keep it at
 	// or below the server's MaxSessions (OpenSSH default 10). Default 10.
 	MaxSessions int
+	// MaxDialing caps the connections being started at once across the
+	// client: TCP dial plus SSH handshake, jump hosts included. Further
+	// dials wait for a slot; DialTimeout starts once a dial has one, so
+	// waiting is not counted against a host. Default 30.
+	MaxDialing int
 	// MaxOutput caps the bytes of stdout and of stderr kept per command
 	// (the tail is kept). Default 1 MiB.
 	MaxOutput int
@@ -110,6 +123,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxSessions <= 0 {
 		c.MaxSessions = DefaultMaxSessions
+	}
+	if c.MaxDialing <= 0 {
+		c.MaxDialing = DefaultMaxDialing
 	}
 	if c.MaxOutput <= 0 {
 		c.MaxOutput = DefaultMaxOutput
