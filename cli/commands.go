@@ -7,8 +7,8 @@ import (
 // commands lists the subcommands; each lives in its own file.
 func commands(s Streams) []*ucli.Command {
 	return []*ucli.Command{
-		refuseRollout(deployCommand(s)),
-		refuseRollout(rollbackCommand(s)),
+		deployCommand(s),
+		rollbackCommand(s),
 		planCommand(s),
 		statusCommand(s),
 		cancelCommand(s),

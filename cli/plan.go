@@ -113,8 +113,9 @@ type plan struct {
 	// Rollout: hoist.yml has a rollout block. Without one, hosts go one
 	// at a time in config order.
 	Rollout bool `json:"rollout"`
-	// Runnable: this hoist's deploy runs the plan; false for a rollout
-	// block, which it plans but does not run yet.
+	// Runnable: this hoist's deploy runs the plan. Always true now; it
+	// was false for a rollout block while rollouts were only planned, and
+	// stays in the shape for the scripts that read it.
 	Runnable               bool        `json:"runnable"`
 	Hosts                  int         `json:"hosts"`
 	Preflight              bool        `json:"preflight"`
@@ -153,7 +154,7 @@ func makePlan(spec *config.Spec, version string, st *workflows.StatusResult) pla
 	var sizes []rollout.Size // none: one host per batch
 	approve := map[int]bool{}
 	if r := spec.Rollout; r != nil {
-		p.Rollout, p.Runnable = true, false
+		p.Rollout = true
 		p.Preflight, p.MaxParallel, p.OnFailure = r.Preflight, r.MaxParallel, r.OnFailure
 		p.PauseSeconds, p.ApprovalTimeoutSeconds = r.Pause.Seconds(), r.ApprovalTimeout.Seconds()
 		p.MaxFailed = r.MaxFailed.BudgetOf(len(spec.Hosts))
@@ -228,7 +229,6 @@ func (p plan) print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "rollout: batches %s, max_parallel: %s, preflight: %s, pause: %s, max_failed: %s, on_failure: %s\n",
 			config.SizesText(r.Batches), parallel, preflight, config.FormatDuration(r.Pause), failed, r.OnFailure)
-		fmt.Fprintf(w, "note: this hoist plans rollouts but does not run them yet: hoist deploy refuses a rollout block\n")
 	} else {
 		fmt.Fprintf(w, "no rollout block: one host at a time in config order, as hoist deploy runs today; "+
 			"each host pulls before its own switch, and a failure rolls back every host the deploy changed\n")
@@ -299,24 +299,4 @@ func count(n int, noun string) string {
 		return fmt.Sprintf("%d %ses", n, noun)
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-// refuseRollout makes a deploy or rollback command refuse a hoist.yml
-// with a rollout block, before anything is dialled: this hoist goes host
-// by host and would ignore the batches, approvals and failure budget the
-// block asks for. (The workflow refuses such a spec too, for clients
-// other than this CLI.)
-func refuseRollout(cmd *ucli.Command) *ucli.Command {
-	action := cmd.Action
-	cmd.Action = func(c *ucli.Context) error {
-		spec, err := loadSpec(c)
-		if err != nil {
-			return err
-		}
-		if spec.Rollout != nil {
-			return &UsageError{Err: &config.Error{File: c.String("config"), Field: "rollout", Msg: rollout.NotRunYet}}
-		}
-		return action(c)
-	}
-	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,7 +18,6 @@ import (
 
 	"github.com/hoist-dev/hoist/activities"
 	cmds "github.com/hoist-dev/hoist/commands"
-	"github.com/hoist-dev/hoist/rollout"
 	"github.com/hoist-dev/hoist/workflows"
 )
 
@@ -59,7 +59,6 @@ func TestPlanOfRolloutBlock(t *testing.T) {
 	}
 	want := `Plan for web (staging environment): 4 hosts in 3 batches; hoist plan changes nothing
 rollout: batches [1, "25%", "100%"], max_parallel: 10, preflight: yes (sync, registry login and pull on every host before any host switches), pause: 30s, max_failed: 50% of 4 hosts = 2 hosts (rounded down), on_failure: rollback
-note: this hoist plans rollouts but does not run them yet: hoist deploy refuses a rollout block
 batch 1 (1 host, 1 at a time):
   h1
   then wait for approval; no answer within 4h: the rollout fails (on_failure: rollback)
@@ -150,7 +149,7 @@ func TestPlanVersionMarksHostsOnIt(t *testing.T) {
 	var want map[string]any
 	if err := json.Unmarshal([]byte(`{
 	  "service": "web", "environment": "staging", "version": "v2",
-	  "rollout": true, "runnable": false, "hosts": 3,
+	  "rollout": true, "runnable": true, "hosts": 3,
 	  "preflight": true, "max_parallel": 0, "pause_seconds": 0, "approval_timeout_seconds": 14400,
 	  "max_failed": 0, "on_failure": "halt",
 	  "batches": [
@@ -218,28 +217,23 @@ func TestPlanRefusals(t *testing.T) {
 	}
 }
 
-// Until the fleet workflow exists, deploy and rollback refuse a rollout
-// block (exit 2) before dialling Temporal, rather than going host by host
-// as if it were not there.
-func TestDeployRefusesRolloutBlock(t *testing.T) {
+// deploy and rollback run a rollout block: the workflow gets the spec
+// with it (before the fleet workflow they refused it, exit 2).
+func TestDeployRunsRolloutBlock(t *testing.T) {
 	cfg := planConfig(t, fourHosts, "rollout: {batches: [1, '100%']}\n")
 	for _, args := range [][]string{
 		{"deploy", "-c", cfg, "--version", "v2"},
-		{"deploy", "-c", cfg, "--version", "v2", "--detach"},
-		{"rollback", "-c", cfg},
 		{"rollback", "-c", cfg, "--to", "v1"},
 	} {
-		code, out, errOut := runOffline(t, args...)
-		want := "hoist: " + cfg + ": rollout: " + rollout.NotRunYet + "\n"
-		if code != ExitUsage || out != "" || errOut != want {
-			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 and %q", args, code, out, errOut, want)
+		fake := newFake(t)
+		fake.On("DescribeTaskQueue", mock.Anything, "q", enums.TASK_QUEUE_TYPE_WORKFLOW).Return(pollers(true), nil)
+		fake.On("ExecuteWorkflow", mock.Anything, mock.Anything, workflows.DeployWorkflowName, mock.MatchedBy(func(in workflows.DeployInput) bool {
+			return in.Spec.Rollout != nil && len(in.Spec.Rollout.Batches) == 2 && len(in.Spec.Hosts) == 4 && in.Limited == ""
+		})).Return(nil, errors.New("stop here")).Once()
+		code, _, errOut := runWith(t, fake, args...)
+		if code != ExitUnsafe || !strings.Contains(errOut, "starting the deploy workflow: stop here") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
 		}
-	}
-	// A bad config is still reported as such, not as a rollout block.
-	bad := planConfig(t, fourHosts, "rollout: {batches: [0]}\nkeep_releases: 0\n")
-	code, _, errOut := runOffline(t, "deploy", "-c", bad, "--version", "v2")
-	if code != ExitUsage || !strings.Contains(errOut, "keep_releases") || strings.Contains(errOut, rollout.NotRunYet) {
-		t.Errorf("bad config: exit %d, stderr %q", code, errOut)
 	}
 }
 

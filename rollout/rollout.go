@@ -12,10 +12,11 @@ import (
 	"strings"
 )
 
-// NotRunYet is what a deploy or rollback with a rollout block is told
-// until the fleet workflow exists: the block is planned, not run, and a
-// deploy must not silently ignore it. The CLI and the workflow's input
-// check both say it, after "rollout: ".
+// NotRunYet is what a deploy or rollback with a rollout block was told
+// before the fleet workflow existed: the block was planned, not run, and a
+// deploy must not silently ignore it. The CLI runs rollouts now; the
+// workflow still says it, after "rollout: ", when it replays a history
+// recorded before the fleet change.
 const NotRunYet = "batches are planned by `hoist plan` but not run yet by this hoist; remove the block to deploy host by host"
 
 // Size is a number of hosts as hoist.yml writes it: a count (3), or a
