@@ -20,6 +20,7 @@ const (
 	ExitUsage       = 2   // flags, hoist.yml, the files or the setup are wrong: nothing was touched
 	ExitUnsafe      = 3   // failed and not safe: the rollback failed, a first deploy failed (nothing to roll back to), or hoist cannot tell
 	ExitBusy        = 4   // refused: another deploy or rollback of the service and environment runs
+	ExitMixed       = 5   // a rollout ended with hosts on both releases, by design (max_failed, on_failure: halt)
 	ExitInterrupted = 130 // the CLI was interrupted; the deploy goes on (`hoist watch` re-attaches)
 )
 
@@ -32,6 +33,7 @@ var exitCodes = []struct {
 	{ExitUsage, "usage, config or setup error (no worker, Temporal unreachable, env file in cleartext, no worker credential for the registry): nothing was touched"},
 	{ExitUnsafe, "failed and not safe: the rollback failed, a first deploy failed with nothing to roll back to, or hoist cannot tell what a host runs; a human is needed"},
 	{ExitBusy, "refused: another deploy or rollback of the service and environment is running"},
+	{ExitMixed, "a rollout ended with hosts on both releases: failures within max_failed, or on_failure: halt stopped it; every host the new release failed on is back on its previous release; the summary lists which host runs what"},
 	{ExitInterrupted, "the CLI was interrupted; the deploy goes on (`hoist watch` re-attaches)"},
 }
 
@@ -93,6 +95,9 @@ func failureCode(d workflows.FailureDetails) int {
 	}
 	if d.RollbackFailed || d.NothingToRollBackTo {
 		return ExitUnsafe
+	}
+	if d.Mixed {
+		return ExitMixed
 	}
 	return ExitRolledBack
 }

@@ -43,7 +43,7 @@ func TestExitCodeTableInHelpAndReadme(t *testing.T) {
 			t.Errorf("README.md lacks the row %q", row)
 		}
 	}
-	for _, c := range []int{ExitOK, ExitRolledBack, ExitUsage, ExitUnsafe, ExitBusy, ExitInterrupted} {
+	for _, c := range []int{ExitOK, ExitRolledBack, ExitUsage, ExitUnsafe, ExitBusy, ExitMixed, ExitInterrupted} {
 		if !seen[c] {
 			t.Errorf("exit code %d is not in the table", c)
 		}
@@ -66,6 +66,14 @@ func TestFailureCode(t *testing.T) {
 		{workflows.FailureDetails{Cancelled: true, RolledBackTo: "v1", RollbackFailed: true}, ExitUnsafe},
 		// the worker holds no credential for the spec's registry: setup, nothing touched
 		{workflows.FailureDetails{Setup: true}, ExitUsage},
+		// a rollout that ended on both releases by design: failures within
+		// max_failed, or on_failure: halt
+		{workflows.FailureDetails{Mixed: true}, ExitMixed},
+		{workflows.FailureDetails{Mixed: true, RolledBackTo: "v1"}, ExitMixed},
+		{workflows.FailureDetails{Mixed: true, Cancelled: true}, ExitMixed},
+		// a host that could not be put back needs a human, mixed or not
+		{workflows.FailureDetails{Mixed: true, RollbackFailed: true, RolledBackTo: "v1"}, ExitUnsafe},
+		{workflows.FailureDetails{Mixed: true, NothingToRollBackTo: true}, ExitUnsafe},
 	} {
 		if got := failureCode(c.d); got != c.want {
 			t.Errorf("failureCode(%+v) = %d, want %d", c.d, got, c.want)
