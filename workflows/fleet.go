@@ -247,9 +247,12 @@ func (f *fleetRun) hostFailed(h *fleetHost, err error) {
 	}
 	f.fleet().Failed++
 	if f.stop == "" && f.fleet().Failed > f.budget {
-		f.stop = fmt.Sprintf("%d host(s) failed, more than max_failed (%d)", f.fleet().Failed, f.budget)
+		f.stop = stopFailures // said with the final count when the rollout ends
 	}
 }
+
+// stopFailures: more hosts failed than max_failed allows.
+const stopFailures = "failures"
 
 // waitReason says why the rollout waits for approval after batch b (1-based):
 // approve_after names it, or a host of it ended running but unhealthy
@@ -343,6 +346,9 @@ func (f *fleetRun) doing() string {
 func (f *fleetRun) compensate(ctx workflow.Context) error {
 	cancelled := ctx.Err() != nil
 	cctx, _ := workflow.NewDisconnectedContext(ctx)
+	if f.stop == stopFailures {
+		f.stop = fmt.Sprintf("%d host(s) failed, more than max_failed (%d)", f.fleet().Failed, f.budget)
+	}
 	f.fleet().Stopped = f.stop
 	for i := range f.fleet().Hosts {
 		if l := &f.fleet().Hosts[i]; l.State == StatePending || l.State == StatePrepared {
@@ -352,8 +358,7 @@ func (f *fleetRun) compensate(ctx workflow.Context) error {
 	details := FailureDetails{Cause: f.stop, Cancelled: cancelled}
 	if first := f.firstFailure(); first != nil {
 		details.Host, details.Step = first.Host, first.Step
-		details.Cause = f.stop + "; first: host " + first.Host + ", step " + first.Step + ": " + first.Cause
-		details.Logs = append(details.Logs, first.Logs...)
+		details.Cause = f.stop + "; first: " + whereAndWhy(*first)
 	}
 	if f.r.OnFailure == config.OnFailureRollback {
 		f.progress.Phase = "rolling back"
@@ -381,7 +386,7 @@ func (f *fleetRun) finish() (*DeployResult, error) {
 		details := FailureDetails{Mixed: true, Cause: fmt.Sprintf("%d host(s) failed, within max_failed (%d)", f.fleet().Failed, f.budget)}
 		if first := f.firstFailure(); first != nil {
 			details.Host, details.Step = first.Host, first.Step
-			details.Cause += "; first: host " + first.Host + ", step " + first.Step + ": " + first.Cause
+			details.Cause += "; first: " + whereAndWhy(*first)
 		}
 		return nil, f.failure(nil, details)
 	}
@@ -394,6 +399,15 @@ func (f *fleetRun) finish() (*DeployResult, error) {
 		res.Hosts = append(res.Hosts, HostOutcome{Host: l.Host, Previous: l.Previous, Verdict: l.State, Detail: l.Detail})
 	}
 	return res, nil
+}
+
+// whereAndWhy is "host H, step S: cause", once: a step's cause often
+// starts with where it failed already.
+func whereAndWhy(d FailureDetails) string {
+	if strings.HasPrefix(d.Cause, "host ") {
+		return d.Cause
+	}
+	return "host " + d.Host + ", step " + d.Step + ": " + d.Cause
 }
 
 func (f *fleetRun) firstFailure() *FailureDetails {
@@ -426,11 +440,19 @@ func (f *fleetRun) failure(_ workflow.Context, details FailureDetails) error {
 		}
 	}
 	details.RolledBackTo = strings.Join(back, ", ")
+	for _, h := range f.hosts {
+		if h.failure != nil {
+			details.Logs = append(details.Logs, h.failure.Logs...)
+		}
+	}
 	if onNew > 0 {
 		details.Mixed = true
 	}
 	f.progress.Phase = "done"
 	msg := fleetMessage(details)
+	if len(details.Logs) > 0 {
+		msg += " — logs of the failed containers are kept on the hosts: " + strings.Join(details.Logs, "; ")
+	}
 	if details.Cancelled {
 		return temporal.NewCanceledError(details)
 	}
