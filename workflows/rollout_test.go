@@ -377,3 +377,25 @@ func TestRolloutMaxParallel(t *testing.T) {
 		t.Errorf("children at once, by phase: %v; want max_parallel, 2, in pre-flight and in the batch", peak)
 	}
 }
+
+// preflight: false — each host is prepared in its own turn: a host of a
+// later batch is not touched while the first batch waits.
+func TestRolloutWithoutPreflight(t *testing.T) {
+	hosts := []string{"h1", "h2"}
+	f := onV1(hosts...)
+	var seen string
+	var h2calls []string
+	r := deployWith(t, f, deployV2(rolloutSpec(config.Rollout{Preflight: false, ApproveAfter: []int{1}}, hosts...)),
+		func(env *testsuite.TestWorkflowEnvironment) {
+			env.RegisterDelayedCallback(func() { h2calls = calls(f, "h2") }, 30*time.Second)
+		}, decideAt(time.Minute, true, f, &seen, hosts...))
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if len(h2calls) != 0 || seen != "h1=v2 h2=v1" {
+		t.Errorf("while batch 1 waited, h2 saw %v (hosts %s)", h2calls, seen)
+	}
+	if got := currents(f, hosts...); got != "h1=v2 h2=v2" {
+		t.Errorf("hosts: %s", got)
+	}
+}
