@@ -59,6 +59,11 @@ func cancelCommand(s Streams) *ucli.Command {
 // 0). A rollback that failed needs a human (3); a deploy that ended some
 // other way before the cancel reached it exits as that deploy did.
 func cancelOutcome(s Streams, in workflows.DeployInput, res *workflows.DeployResult, err error) error {
+	if fl := endFleet(res, err); fl != nil {
+		for _, l := range fleetSummary(fl, len(in.Spec.Hosts)) {
+			fmt.Fprintln(s.Out, l)
+		}
+	}
 	out := outcome(s, in, res, err)
 	var canceled *temporal.CanceledError
 	if errors.As(err, &canceled) && ExitCode(out) == ExitRolledBack {

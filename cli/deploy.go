@@ -14,6 +14,7 @@ import (
 
 	cmds "github.com/hoist-dev/hoist/commands"
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/rollout"
 	"github.com/hoist-dev/hoist/workflows"
 )
 
@@ -40,11 +41,19 @@ restart of a service not listed is a warning.
 A bundle holding an env file (.env, or an env_file the compose file
 names) is refused unless payloads are encrypted: see hoist codec-key.`,
 		Flags: []ucli.Flag{
-			configFlag, detachFlag("deploy"), attachFlag, uiURLFlag, waitForWorkerFlag,
+			configFlag, detachFlag("deploy"), attachFlag, uiURLFlag, waitForWorkerFlag, hostsFlag, outputFlag,
 			&ucli.StringFlag{Name: "version", Usage: "release version [0-9A-Za-z._-]{1,64} (default: now, UTC, as YYYYMMDDhhmmss)"},
 		},
 		Action: func(c *ucli.Context) error {
+			if _, err := jsonOutput(c); err != nil {
+				return err
+			}
 			spec, err := loadSpec(c)
+			if err != nil {
+				return err
+			}
+			total := len(spec.Hosts)
+			limited, err := applyHosts(c, spec)
 			if err != nil {
 				return err
 			}
@@ -65,8 +74,9 @@ names) is refused unless payloads are encrypted: see hoist codec-key.`,
 			if err := checkSecretsEncrypted(c, spec, bundle); err != nil {
 				return err
 			}
-			in := workflows.DeployInput{Spec: *spec, Version: version, Kind: workflows.KindDeploy, Bundle: bundle}
-			return startAndFollow(c, s, in)
+			in := workflows.DeployInput{Spec: *spec, Version: version, Kind: workflows.KindDeploy, Bundle: bundle, Limited: limited}
+			sayLimited(c, s, in, total)
+			return startAndFollow(c, s, in, total)
 		},
 	}
 }
@@ -76,11 +86,19 @@ func rollbackCommand(s Streams) *ucli.Command {
 		Name:  "rollback",
 		Usage: "switch every host back to an earlier release that is still on it",
 		Flags: []ucli.Flag{
-			configFlag, detachFlag("rollback"), attachFlag, uiURLFlag, waitForWorkerFlag,
+			configFlag, detachFlag("rollback"), attachFlag, uiURLFlag, waitForWorkerFlag, hostsFlag, outputFlag,
 			&ucli.StringFlag{Name: "to", Usage: "release to roll back to (default: on every host, the newest release other than current that passed its running check, by when it was last current)"},
 		},
 		Action: func(c *ucli.Context) error {
+			if _, err := jsonOutput(c); err != nil {
+				return err
+			}
 			spec, err := loadSpec(c)
+			if err != nil {
+				return err
+			}
+			total := len(spec.Hosts)
+			limited, err := applyHosts(c, spec)
 			if err != nil {
 				return err
 			}
@@ -99,7 +117,8 @@ func rollbackCommand(s Streams) *ucli.Command {
 					return err
 				}
 			}
-			in := workflows.DeployInput{Spec: *spec, Version: to, Kind: workflows.KindRollback}
+			in := workflows.DeployInput{Spec: *spec, Version: to, Kind: workflows.KindRollback, Limited: limited}
+			sayLimited(c, s, in, total)
 			cl, err := dial(c, s)
 			if err != nil {
 				return err
@@ -111,7 +130,7 @@ func rollbackCommand(s Streams) *ucli.Command {
 				if r, err := runningDeploy(c, cl, spec); err != nil {
 					return err
 				} else if r != nil {
-					return joinRunning(c, s, cl, in, r)
+					return joinRunning(c, s, cl, in, r, total)
 				}
 				st, err := readStatusWith(c, cl, spec)
 				if err != nil {
@@ -121,9 +140,22 @@ func rollbackCommand(s Streams) *ucli.Command {
 					return err
 				}
 			}
-			return startAndFollowWith(c, s, cl, in)
+			return startAndFollowWith(c, s, cl, in, total)
 		},
 	}
+}
+
+// sayLimited says loudly, before anything starts, that --hosts leaves
+// hosts out; with --output json on stderr, stdout being the object.
+func sayLimited(c *ucli.Context, s Streams, in workflows.DeployInput, total int) {
+	if in.Limited == "" {
+		return
+	}
+	w := s.Out
+	if asJSON, _ := jsonOutput(c); asJSON {
+		w = s.Err
+	}
+	fmt.Fprintln(w, limitedLine(in.Limited, in.Spec.Hosts, total))
 }
 
 // checkReleaseName refuses a version the config rule allows but the
@@ -160,17 +192,18 @@ func registerAttributesHint(addr, ns string) string {
 
 // startAndFollow starts the deploy workflow under the lock of the
 // service and environment and, unless detached, prints each step as it
-// happens and the outcome.
-func startAndFollow(c *ucli.Context, s Streams, in workflows.DeployInput) error {
+// happens and the outcome. total is the service's host count before
+// --hosts.
+func startAndFollow(c *ucli.Context, s Streams, in workflows.DeployInput, total int) error {
 	cl, err := dial(c, s)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	return startAndFollowWith(c, s, cl, in)
+	return startAndFollowWith(c, s, cl, in, total)
 }
 
-func startAndFollowWith(c *ucli.Context, s Streams, cl client.Client, in workflows.DeployInput) error {
+func startAndFollowWith(c *ucli.Context, s Streams, cl client.Client, in workflows.DeployInput, total int) error {
 	if err := checkWorker(c, cl); err != nil {
 		return err
 	}
@@ -182,7 +215,7 @@ func startAndFollowWith(c *ucli.Context, s Streams, cl client.Client, in workflo
 		WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		StaticSummary:                            fmt.Sprintf("%s %s (%s) %s to %d host(s)", in.Kind, in.Spec.Service, env, in.Version, len(in.Spec.Hosts)),
+		StaticSummary:                            staticSummary(in),
 		TypedSearchAttributes:                    workflows.SearchAttributes(in),
 	}
 	run, err := cl.ExecuteWorkflow(c.Context, opts, workflows.DeployWorkflowName, in)
@@ -203,32 +236,104 @@ func startAndFollowWith(c *ucli.Context, s Streams, cl client.Client, in workflo
 			if lerr != nil {
 				return lerr
 			}
-			return joinRunning(c, s, cl, in, r)
+			return joinRunning(c, s, cl, in, r, total)
 		}
 		return fmt.Errorf("starting the deploy workflow: %w", err)
 	}
 	link := workflowLink(c, id, run.GetRunID())
+	asJSON, _ := jsonOutput(c)
 	if c.Bool("detach") {
+		if asJSON {
+			e := ending{kind: in.Kind, version: in.Version, outcome: jsonStarted, code: ExitOK,
+				lines: []string{fmt.Sprintf("Started %s of %s version %s", in.Kind, in.Spec.Service, in.Version)}}
+			return writeJSON(s.Out, deployReport(in, e, id, run.GetRunID()))
+		}
 		fmt.Fprintf(s.Out, "Started %s of %s version %s\nEnvironment: %s\nWorkflow: %s (run %s)\nWeb UI:   %s\n", in.Kind, in.Spec.Service, in.Version, env, id, run.GetRunID(), link)
 		return nil
 	}
+	if !asJSON {
+		fmt.Fprintln(s.Out, startLine(in, link))
+	}
+	return follow(c, s, cl, run, in, total)
+}
+
+// startLine is the first line of a deploy or rollback: what goes where,
+// and for a rollout how.
+//
+//	Deploying web version v2 to 3 host(s) in 2 batch(es) (batches [1, 100%], max_parallel 10, preflight, approve after batch 1, on_failure rollback) — environment production — LINK
+func startLine(in workflows.DeployInput, link string) string {
 	doing := map[string]string{workflows.KindDeploy: "Deploying", workflows.KindRollback: "Rolling back"}[in.Kind]
-	fmt.Fprintf(s.Out, "%s %s version %s to %d host(s) — environment %s — %s\n", doing, in.Spec.Service, in.Version, len(in.Spec.Hosts), env, link)
-	return follow(c, s, cl, run, in)
+	what := fmt.Sprintf("%s %s version %s to %d host(s)", doing, in.Spec.Service, in.Version, len(in.Spec.Hosts))
+	if r := in.Spec.Rollout; r != nil {
+		what += fmt.Sprintf(" in %d batch(es) (%s)", len(rollout.Counts(len(in.Spec.Hosts), r.Batches)), rolloutText(r, len(in.Spec.Hosts)))
+	}
+	return fmt.Sprintf("%s — environment %s — %s", what, in.Spec.EnvironmentName(), link)
+}
+
+// rolloutText is a rollout block in a few words: "batches [1, 100%],
+// max_parallel 10, preflight, approve after batch 1, on_failure rollback".
+func rolloutText(r *config.Rollout, hosts int) string {
+	sizes := make([]string, len(r.Batches))
+	for i, b := range r.Batches {
+		sizes[i] = b.String()
+	}
+	parts := []string{"batches [" + strings.Join(sizes, ", ") + "]"}
+	if r.MaxParallel > 0 {
+		parts = append(parts, fmt.Sprintf("max_parallel %d", r.MaxParallel))
+	} else {
+		parts = append(parts, "max_parallel batch size")
+	}
+	if r.Preflight {
+		parts = append(parts, "preflight")
+	} else {
+		parts = append(parts, "no preflight")
+	}
+	if r.Pause > 0 {
+		parts = append(parts, "pause "+config.FormatDuration(r.Pause))
+	}
+	if n := len(r.ApproveAfter); n > 0 {
+		nums := make([]string, n)
+		for i, b := range r.ApproveAfter {
+			nums[i] = fmt.Sprint(b)
+		}
+		word := "batch"
+		if n > 1 {
+			word = "batches"
+		}
+		parts = append(parts, "approve after "+word+" "+strings.Join(nums, ", "))
+	}
+	if m := r.MaxFailed.BudgetOf(hosts); m > 0 {
+		parts = append(parts, fmt.Sprintf("max_failed %d", m))
+	}
+	parts = append(parts, "on_failure "+r.OnFailure)
+	return strings.Join(parts, ", ")
+}
+
+// staticSummary is the deploy's one line in the Web UI's list.
+func staticSummary(in workflows.DeployInput) string {
+	sum := fmt.Sprintf("%s %s (%s) %s to %d host(s)", in.Kind, in.Spec.Service, in.Spec.EnvironmentName(), in.Version, len(in.Spec.Hosts))
+	if in.Limited != "" {
+		sum += " (--hosts " + in.Limited + ")"
+	}
+	return sum
 }
 
 // joinRunning answers a deploy or rollback refused because r holds the
 // lock: with --attach it follows r when r is what was asked for, and in
 // every other case it exits 4 naming what runs. It never reports r's
 // outcome as that of another version.
-func joinRunning(c *ucli.Context, s Streams, cl client.Client, in workflows.DeployInput, r *running) error {
+func joinRunning(c *ucli.Context, s Streams, cl client.Client, in workflows.DeployInput, r *running, total int) error {
 	what := r.what(in.Spec.Service, in.Spec.EnvironmentName())
 	if c.Bool("attach") && !c.Bool("detach") {
 		if err := sameDeploy(in, r); err != nil {
 			return busyf("not attaching: the %s is running, %v; wait for it (`hoist watch` follows it) or `hoist cancel` it, then retry", what, err)
 		}
-		fmt.Fprintf(s.Out, "%s is already running; following it\n", capitalize(what))
-		return attachRun(c, s, cl, &in.Spec, r)
+		w := s.Out
+		if asJSON, _ := jsonOutput(c); asJSON {
+			w = s.Err
+		}
+		fmt.Fprintf(w, "%s is already running; following it\n", capitalize(what))
+		return attachRun(c, s, cl, &in.Spec, r, total)
 	}
 	return busyf("another deploy or rollback of %s is running: workflow %s (run %s), the %s; see %s; wait for it (`hoist watch` follows it) or `hoist cancel` it",
 		in.Spec.Service, r.id, r.runID, what, workflowLink(c, r.id, r.runID))

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hoist-dev/hoist/activities"
+	"github.com/hoist-dev/hoist/remote"
 	"github.com/hoist-dev/hoist/workflows"
 )
 
@@ -27,28 +28,59 @@ const (
 
 // follow prints steps as the progress query reports them and, at once,
 // the first failure of a step the server retries (an unreachable host:
-// its retries take a minute). Then it prints the outcome, which decides
-// the exit code.
-func follow(c *ucli.Context, s Streams, cl client.Client, run client.WorkflowRun, in workflows.DeployInput) error {
+// its retries take a minute). A rollout is shown host by host instead
+// (fleetView). Then it prints the outcome, which decides the exit code.
+// With --output json it prints nothing until the end, then one object.
+// total is the service's host count in hoist.yml, for a --hosts limit.
+func follow(c *ucli.Context, s Streams, cl client.Client, run client.WorkflowRun, in workflows.DeployInput, total int) error {
 	ctx := c.Context
 	done := make(chan error, 1)
 	var res workflows.DeployResult
 	go func() { done <- run.Get(ctx, &res) }()
+	if asJSON, _ := jsonOutput(c); asJSON {
+		select {
+		case err := <-done:
+			if ctx.Err() != nil {
+				return interruptedFollow(run)
+			}
+			e := conclude(in, &res, err)
+			if err := writeJSON(s.Out, deployReport(in, e, run.GetID(), run.GetRunID())); err != nil {
+				return err
+			}
+			return exitCodeOf(e)
+		case <-ctx.Done():
+			return interruptedFollow(run)
+		}
+	}
 	steps := &stepPrinter{w: s.Out}
 	retries := &retryNotices{w: s.Out, fc: failureConverter(c), seen: map[string]bool{}}
-	show := func() {
-		v, err := cl.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.ProgressQuery)
-		if err != nil {
-			return
-		}
-		var p workflows.Progress
-		if v.Get(&p) != nil {
-			return
-		}
-		steps.print(p)
-	}
 	tick := time.NewTicker(progressEvery)
 	defer tick.Stop()
+	var view *fleetView
+	var last *workflows.Fleet
+	children := newStepReader()
+	newView := func() *fleetView {
+		tty, width := terminal(s.Out)
+		return newFleetView(s.Out, tty, width, approveHint(c), time.Local)
+	}
+	show := func() {
+		p, ok := queryProgress(ctx, cl, run.GetID(), run.GetRunID())
+		if !ok {
+			return
+		}
+		if p.Fleet == nil {
+			if view == nil {
+				steps.print(p)
+			}
+			return
+		}
+		if view == nil {
+			view = newView()
+			tick.Reset(fleetEvery)
+		}
+		last = p.Fleet
+		view.update(p.Fleet, children.read(ctx, cl, p.Fleet))
+	}
 	lastRetryCheck := time.Time{}
 	for {
 		select {
@@ -56,11 +88,28 @@ func follow(c *ucli.Context, s Streams, cl client.Client, run client.WorkflowRun
 			if ctx.Err() != nil { // run.Get ended because we were interrupted
 				return interruptedFollow(run)
 			}
-			show()
+			fl := endFleet(&res, err)
+			if fl == nil && view == nil {
+				show() // the steps of a host-by-host deploy not printed yet
+			}
+			if fl == nil {
+				fl = last
+			}
+			switch {
+			case fl != nil:
+				if view == nil {
+					view = newView()
+				}
+				view.finish(fl, total)
+			case in.Limited != "":
+				fmt.Fprintln(s.Out, limitedSummary(in.Limited, len(in.Spec.Hosts), total))
+			}
 			return steps.close(outcome(s, in, &res, err))
 		case <-tick.C:
 			show()
-			if time.Since(lastRetryCheck) >= retriesEvery {
+			// A rollout's activities run in its children: the parent has
+			// none pending to report.
+			if view == nil && time.Since(lastRetryCheck) >= retriesEvery {
 				lastRetryCheck = time.Now()
 				if desc, err := cl.DescribeWorkflowExecution(ctx, run.GetID(), run.GetRunID()); err == nil {
 					retries.check(desc.GetPendingActivities())
@@ -70,6 +119,29 @@ func follow(c *ucli.Context, s Streams, cl client.Client, run client.WorkflowRun
 			return interruptedFollow(run)
 		}
 	}
+}
+
+// exitCodeOf is e's exit code as the command's error, its text already
+// printed.
+func exitCodeOf(e ending) error {
+	if e.code == ExitOK {
+		return nil
+	}
+	return exitWith(e.code)
+}
+
+// approveHint is what to give hoist approve and reject to reach this
+// deploy: the config as the user gave it, and a namespace or address
+// other than the default.
+func approveHint(c *ucli.Context) string {
+	hint := "-c " + remote.Quote(c.String(configFlag.Name))
+	if ns := c.String(flagNamespace); ns != "" && ns != "default" {
+		hint += " --namespace " + remote.Quote(ns)
+	}
+	if addr := c.String(flagTemporalAddress); addr != "" && addr != "localhost:7233" {
+		hint += " --temporal-address " + remote.Quote(addr)
+	}
+	return hint
 }
 
 func interruptedFollow(run client.WorkflowRun) error {
@@ -173,50 +245,35 @@ func hostFailure(fc converter.FailureConverter, f *failurepb.Failure) (string, b
 
 // outcome prints the closing line and decides the exit code.
 func outcome(s Streams, in workflows.DeployInput, res *workflows.DeployResult, err error) error {
-	env := in.Spec.EnvironmentName()
-	if err == nil {
-		// The workflow's own result wins: an attached CLI may not know
-		// what it follows.
-		if res.Version != "" {
-			in.Version = res.Version
-		}
-		if res.Kind != "" {
-			in.Kind = res.Kind
-		}
-		if res.Outcome == workflows.OutcomeWarning {
-			for _, w := range res.Warnings {
-				fmt.Fprintf(s.Out, "⚠️ Warning: %s. Monitor closely.\n", w)
-			}
-			return nil
-		}
-		if in.Kind == workflows.KindRollback {
-			fmt.Fprintf(s.Out, "✅ Rolled back %s to version %s%s\n", in.Spec.Service, in.Version, inEnv(env))
-			return nil
-		}
-		fmt.Fprintf(s.Out, "✅ Successfully deployed %s version %s%s\n", in.Spec.Service, in.Version, inEnv(env))
+	e := conclude(in, res, err)
+	if e.err != nil {
+		return e.err
+	}
+	for _, l := range e.lines {
+		fmt.Fprintln(s.Out, l)
+	}
+	if e.code == ExitOK {
 		return nil
 	}
+	return &codeError{code: e.code, silent: true, err: &closingError{text: strings.Join(e.lines, "\n"), code: e.code}}
+}
+
+// endFleet is the rollout's last state, from its result or failure; nil
+// for a host-by-host deploy.
+func endFleet(res *workflows.DeployResult, err error) *workflows.Fleet {
+	if err == nil {
+		return res.Fleet
+	}
+	var d workflows.FailureDetails
 	var app *temporal.ApplicationError
-	if errors.As(err, &app) && app.Type() == workflows.FailureType {
-		var d workflows.FailureDetails
-		_ = app.Details(&d)
-		return closeWith(s, app.Message(), failureCode(d))
-	}
 	var canceled *temporal.CanceledError
-	if errors.As(err, &canceled) {
-		var d workflows.FailureDetails
-		if !canceled.HasDetails() || canceled.Details(&d) != nil {
-			d = workflows.FailureDetails{}
-		}
-		if d.Version == "" {
-			d.Version = in.Version
-		}
-		if d.Kind == "" {
-			d.Kind = in.Kind
-		}
-		return closeWith(s, cancelledMessage(d), failureCode(d))
+	switch {
+	case errors.As(err, &app) && app.Type() == workflows.FailureType && app.Details(&d) == nil:
+		return d.Fleet
+	case errors.As(err, &canceled) && canceled.HasDetails() && canceled.Details(&d) == nil:
+		return d.Fleet
 	}
-	return fmt.Errorf("%s of %s (%s) version %s: %w; hoist cannot tell what the hosts run: check `hoist status`", in.Kind, in.Spec.Service, env, in.Version, err)
+	return nil
 }
 
 // inEnv names an environment other than the default in closing lines;
@@ -226,11 +283,6 @@ func inEnv(env string) string {
 		return ""
 	}
 	return " in " + env
-}
-
-func closeWith(s Streams, text string, code int) error {
-	fmt.Fprintln(s.Out, text)
-	return &codeError{code: code, silent: true, err: &closingError{text: text, code: code}}
 }
 
 // cancelledMessage says what a cancel left behind; a rollback that failed
@@ -244,6 +296,13 @@ func cancelledMessage(d workflows.FailureDetails) string {
 	switch {
 	case d.RollbackFailed:
 		msg += " Rolling back to " + d.RolledBackTo + " FAILED: " + strings.Join(d.Recovery, " | ")
+	case d.Mixed && d.Fleet != nil:
+		// on_failure: halt: a cancel stops the rollout and leaves the
+		// hosts it finished on the new release.
+		msg += " Hosts it had deployed keep it (on_failure: " + d.Fleet.OnFailure + "): " + stateCounts(d.Fleet.Hosts) + "."
+		if d.RolledBackTo != "" {
+			msg += " Hosts it failed on are back on " + d.RolledBackTo + "."
+		}
 	case d.RolledBackTo != "":
 		msg += " Rolled back to " + d.RolledBackTo + "."
 	case d.NothingToRollBackTo:

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -47,9 +46,9 @@ host, and no deploy is started.`,
 			&ucli.StringFlag{Name: "version", Usage: "the release to plan for: hosts already on it are marked (reads every host)"},
 		},
 		Action: func(c *ucli.Context) error {
-			output := c.String("output")
-			if output != outputText && output != outputJSON {
-				return Usagef("--output: want %s or %s, got %q", outputText, outputJSON, output)
+			asJSON, err := jsonOutput(c)
+			if err != nil {
+				return err
 			}
 			spec, err := loadSpec(c)
 			if err != nil {
@@ -74,10 +73,8 @@ host, and no deploy is started.`,
 				}
 			}
 			p := makePlan(spec, version, st)
-			if output == outputJSON {
-				enc := json.NewEncoder(s.Out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(p); err != nil {
+			if asJSON {
+				if err := writeJSON(s.Out, p); err != nil {
 					return err
 				}
 			} else {

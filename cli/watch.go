@@ -21,14 +21,17 @@ func watchCommand(s Streams) *ucli.Command {
 	return &ucli.Command{
 		Name:  "watch",
 		Usage: "follow the running deploy or rollback of the service and environment, or show how the last one ended; exits with its exit code",
-		Flags: []ucli.Flag{configFlag, uiURLFlag},
+		Flags: []ucli.Flag{configFlag, uiURLFlag, outputFlag},
 		Action: func(c *ucli.Context) error {
+			if _, err := jsonOutput(c); err != nil {
+				return err
+			}
 			return withService(c, s, func(spec *config.Spec, cl client.Client) error {
 				r, err := describeRunning(c, cl, workflows.DeployWorkflowID(spec.Service, spec.EnvironmentName()), "")
 				if err != nil {
 					return err
 				}
-				return attachRun(c, s, cl, spec, r)
+				return attachRun(c, s, cl, spec, r, len(spec.Hosts))
 			})
 		},
 	}
@@ -100,8 +103,9 @@ func runningDeploy(c *ucli.Context, cl client.Client, spec *config.Spec) (*runni
 }
 
 // attachRun follows r from its first step, then prints the outcome; the
-// exit code is the deploy's, as if this process had started it.
-func attachRun(c *ucli.Context, s Streams, cl client.Client, spec *config.Spec, r *running) error {
+// exit code is the deploy's, as if this process had started it. total is
+// the service's host count in hoist.yml.
+func attachRun(c *ucli.Context, s Streams, cl client.Client, spec *config.Spec, r *running, total int) error {
 	in := workflows.DeployInput{Spec: *spec, Kind: workflows.KindDeploy, Version: r.version}
 	if r.kind != "" {
 		in.Kind = r.kind
@@ -113,6 +117,8 @@ func attachRun(c *ucli.Context, s Streams, cl client.Client, spec *config.Spec, 
 	state := strings.ToLower(strings.TrimPrefix(r.status.String(), "WORKFLOW_EXECUTION_STATUS_"))
 	rr := *r
 	rr.kind = in.Kind
-	fmt.Fprintf(s.Out, "%s %s (%s) — %s\n", verb, rr.what(spec.Service, spec.EnvironmentName()), state, workflowLink(c, r.id, r.runID))
-	return follow(c, s, cl, cl.GetWorkflow(c.Context, r.id, r.runID), in)
+	if asJSON, _ := jsonOutput(c); !asJSON {
+		fmt.Fprintf(s.Out, "%s %s (%s) — %s\n", verb, rr.what(spec.Service, spec.EnvironmentName()), state, workflowLink(c, r.id, r.runID))
+	}
+	return follow(c, s, cl, cl.GetWorkflow(c.Context, r.id, r.runID), in, total)
 }
