@@ -10,6 +10,8 @@ func commands(s Streams) []*ucli.Command {
 		deployCommand(s),
 		rollbackCommand(s),
 		planCommand(s),
+		approveCommand(s),
+		rejectCommand(s),
 		statusCommand(s),
 		cancelCommand(s),
 		watchCommand(s),
