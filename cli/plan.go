@@ -187,7 +187,7 @@ func hostAction(h config.Host, i int, version string, st *workflows.StatusResult
 		return "", actionUnknown
 	}
 	hs := st.Hosts[i]
-	if len(st.Errors) > 0 && isEmptyStatus(hs) {
+	if unread(st, hs) {
 		return "", actionUnknown
 	}
 	switch {

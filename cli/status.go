@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
 	ucli "github.com/urfave/cli/v2"
 	"go.temporal.io/sdk/client"
 
+	"github.com/hoist-dev/hoist/activities"
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/workflows"
 )
@@ -15,16 +18,30 @@ import (
 func statusCommand(s Streams) *ucli.Command {
 	return &ucli.Command{
 		Name:  "status",
-		Usage: "show each host's current release, retained releases and containers",
-		Flags: []ucli.Flag{configFlag, waitForWorkerFlag},
+		Usage: "show each host's current release, retained releases and containers, and how many hosts run which release",
+		Flags: []ucli.Flag{configFlag, waitForWorkerFlag, outputFlag},
 		Action: func(c *ucli.Context) error {
+			asJSON, err := jsonOutput(c)
+			if err != nil {
+				return err
+			}
 			return withService(c, s, func(spec *config.Spec, cl client.Client) error {
 				st, err := readStatusWith(c, cl, spec)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(s.Out, "%s (%s environment)\n", spec.Service, spec.EnvironmentName())
-				printStatus(s, st)
+				if asJSON {
+					if err := writeJSON(s.Out, statusReport(spec, st)); err != nil {
+						return err
+					}
+					for _, e := range st.Errors {
+						fmt.Fprintf(s.Err, "hoist: %s\n", e)
+					}
+				} else {
+					fmt.Fprintf(s.Out, "%s (%s environment)\n", spec.Service, spec.EnvironmentName())
+					fmt.Fprintln(s.Out, fleetReleases(st).text())
+					printStatus(s, st)
+				}
 				if len(st.Errors) > 0 {
 					return exitWith(ExitUnsafe)
 				}
@@ -106,4 +123,142 @@ func defaultRollbackTarget(st *workflows.StatusResult) (string, error) {
 		target = t
 	}
 	return target, nil
+}
+
+// unread says whether the status read could not reach host hs: the
+// status workflow lists every host, and one it could not read has an
+// empty state, like one never deployed to.
+func unread(st *workflows.StatusResult, hs activities.HostStatus) bool {
+	return len(st.Errors) > 0 && isEmptyStatus(hs)
+}
+
+// releaseGroup is the hosts on one release.
+type releaseGroup struct {
+	Release string   `json:"release"` // "" with no current release, or when not read
+	Unknown bool     `json:"unknown"` // the hosts could not be read
+	Count   int      `json:"count"`
+	Hosts   []string `json:"hosts"` // as hoist shows them, config order
+}
+
+// fleetStatus is how many hosts run which release.
+type fleetStatus struct {
+	Hosts    int            `json:"hosts"`
+	Releases []releaseGroup `json:"releases"` // most hosts first, then by name; no release and unknown last
+	Text     string         `json:"text"`     // the line hoist status prints
+}
+
+// fleetReleases groups the hosts of st by their current release.
+func fleetReleases(st *workflows.StatusResult) fleetStatus {
+	var groups []releaseGroup
+	find := func(release string, unknown bool) *releaseGroup {
+		for i := range groups {
+			if groups[i].Release == release && groups[i].Unknown == unknown {
+				return &groups[i]
+			}
+		}
+		groups = append(groups, releaseGroup{Release: release, Unknown: unknown, Hosts: []string{}})
+		return &groups[len(groups)-1]
+	}
+	for _, hs := range st.Hosts {
+		var g *releaseGroup
+		if unread(st, hs) {
+			g = find("", true)
+		} else {
+			g = find(hs.State.Current, false)
+		}
+		g.Count++
+		g.Hosts = append(g.Hosts, hs.Target.Label())
+	}
+	rank := func(g releaseGroup) int { // releases, then no release, then unknown
+		switch {
+		case g.Unknown:
+			return 2
+		case g.Release == "":
+			return 1
+		}
+		return 0
+	}
+	slices.SortStableFunc(groups, func(a, b releaseGroup) int {
+		if r := cmp.Compare(rank(a), rank(b)); r != 0 {
+			return r
+		}
+		if a.Count != b.Count {
+			return cmp.Compare(b.Count, a.Count)
+		}
+		return cmp.Compare(a.Release, b.Release)
+	})
+	if groups == nil {
+		groups = []releaseGroup{}
+	}
+	f := fleetStatus{Hosts: len(st.Hosts), Releases: groups}
+	f.Text = f.text()
+	return f
+}
+
+// text is "12 hosts: 11 on v2, 1 on v1".
+func (f fleetStatus) text() string {
+	parts := make([]string, len(f.Releases))
+	for i, g := range f.Releases {
+		switch {
+		case g.Unknown:
+			parts[i] = fmt.Sprintf("%d unknown", g.Count)
+		case g.Release == "":
+			parts[i] = fmt.Sprintf("%d with no release", g.Count)
+		default:
+			parts[i] = fmt.Sprintf("%d on %s", g.Count, g.Release)
+		}
+	}
+	return count(f.Hosts, "host") + ": " + strings.Join(parts, ", ")
+}
+
+// statusJSON is what hoist status prints with --output json. README
+// documents it; fields are only ever added.
+type statusJSON struct {
+	Service     string       `json:"service"`
+	Environment string       `json:"environment"`
+	Fleet       fleetStatus  `json:"fleet"`
+	Hosts       []hostStatus `json:"hosts"` // config order
+	Errors      []string     `json:"errors"`
+}
+
+type hostStatus struct {
+	Name       string            `json:"name"`    // as hoist shows the host
+	Target     string            `json:"target"`  // what is dialled
+	Read       bool              `json:"read"`    // false: it could not be read (errors says why)
+	Current    string            `json:"current"` // "" with no current release
+	Releases   []releaseStatus   `json:"releases"`
+	Containers []containerStatus `json:"containers"`
+}
+
+type releaseStatus struct {
+	Version string `json:"version"`
+	Health  string `json:"health"` // good, failed or unknown
+	Current bool   `json:"current"`
+}
+
+type containerStatus struct {
+	Name         string `json:"name"`
+	Service      string `json:"service"`
+	Status       string `json:"status"`
+	Health       string `json:"health"`
+	RestartCount int    `json:"restart_count"`
+}
+
+func statusReport(spec *config.Spec, st *workflows.StatusResult) statusJSON {
+	out := statusJSON{Service: spec.Service, Environment: spec.EnvironmentName(), Fleet: fleetReleases(st), Hosts: []hostStatus{}, Errors: st.Errors}
+	if out.Errors == nil {
+		out.Errors = []string{}
+	}
+	for _, hs := range st.Hosts {
+		h := hostStatus{Name: hs.Target.Label(), Target: hs.Target.Host, Read: !unread(st, hs), Current: hs.State.Current,
+			Releases: []releaseStatus{}, Containers: []containerStatus{}}
+		for _, r := range hs.State.Releases {
+			h.Releases = append(h.Releases, releaseStatus{Version: r.Version, Health: r.Health(), Current: r.Version == hs.State.Current})
+		}
+		for _, c := range hs.Containers {
+			h.Containers = append(h.Containers, containerStatus{Name: c.Name, Service: c.Service, Status: c.Status, Health: c.Health, RestartCount: c.RestartCount})
+		}
+		out.Hosts = append(out.Hosts, h)
+	}
+	return out
 }
