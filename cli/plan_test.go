@@ -240,30 +240,7 @@ func TestDeployRunsRolloutBlock(t *testing.T) {
 // README's example of `hoist plan --output json` is what hoist prints for
 // the same fleet, key for key and value for value.
 func TestPlanJSONIsREADMEs(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, after, ok := strings.Cut(string(readme), "### Rollouts")
-	if ok {
-		_, after, ok = strings.Cut(after, "```jsonc\n")
-	}
-	example, _, ok2 := strings.Cut(after, "```")
-	if !ok || !ok2 {
-		t.Fatal("README has no jsonc example under ### Rollouts")
-	}
-	var lines []string
-	for _, l := range strings.Split(example, "\n") {
-		if i := strings.Index(l, "//"); i >= 0 {
-			l = l[:i]
-		}
-		lines = append(lines, l)
-	}
-	var want map[string]any
-	if err := json.Unmarshal([]byte(strings.Join(lines, "\n")), &want); err != nil {
-		t.Fatalf("README's example is not JSON once its comments are gone: %v", err)
-	}
-
+	want, example := readmeJSON(t, 0)
 	cfg := planConfig(t, "  - {address: 10.77.0.11, user: deploy, name: h1}\n  - {address: 10.77.0.12, user: deploy, name: h2}\n  - {address: 10.77.0.13, user: deploy, name: h3}\n",
 		"rollout: {batches: [1, '100%'], approve_after: [1]}\n")
 	if err := os.WriteFile(cfg, []byte(strings.Replace(mustRead(t, cfg), "environment: staging\n", "", 1)), 0o644); err != nil {
