@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -132,14 +133,17 @@ func exitCodeOf(e ending) error {
 
 // approveHint is what to give hoist approve and reject to reach this
 // deploy: the config as the user gave it, and a namespace or address
-// other than the default.
+// given on the command line (one from the environment reaches approve
+// the same way).
 func approveHint(c *ucli.Context) string {
 	hint := "-c " + remote.Quote(c.String(configFlag.Name))
-	if ns := c.String(flagNamespace); ns != "" && ns != "default" {
-		hint += " --namespace " + remote.Quote(ns)
-	}
-	if addr := c.String(flagTemporalAddress); addr != "" && addr != "localhost:7233" {
-		hint += " --temporal-address " + remote.Quote(addr)
+	for _, g := range []struct{ flag, env, def string }{
+		{flagNamespace, "TEMPORAL_NAMESPACE", "default"},
+		{flagTemporalAddress, "TEMPORAL_ADDRESS", "localhost:7233"},
+	} {
+		if v := c.String(g.flag); v != "" && v != g.def && v != os.Getenv(g.env) {
+			hint += " --" + g.flag + " " + remote.Quote(v)
+		}
 	}
 	return hint
 }

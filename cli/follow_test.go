@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	ucli "github.com/urfave/cli/v2"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -302,5 +303,32 @@ func TestWatchRolloutLive(t *testing.T) {
 		"✅ Successfully deployed web version v2 in staging to 2 host(s) in 2 batch(es)\n"
 	if code != ExitOK || out != want {
 		t.Fatalf("exit %d, stderr %q, stdout:\n%s\nwant:\n%s", code, errOut, out, want)
+	}
+}
+
+// The approve hint repeats what reaches Temporal only when it came from
+// the command line: an environment variable reaches approve too.
+func TestApproveHint(t *testing.T) {
+	t.Setenv("TEMPORAL_ADDRESS", "10.0.0.1:7233")
+	t.Setenv("TEMPORAL_NAMESPACE", "")
+	var got string
+	app := NewApp(Streams{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &bytes.Buffer{}})
+	app.Commands = append(app.Commands, &ucli.Command{Name: "probe", Flags: []ucli.Flag{configFlag}, Action: func(c *ucli.Context) error {
+		got = approveHint(c)
+		return nil
+	}})
+	acceptGlobalFlags(app.Commands[len(app.Commands)-1])
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"probe"}, "-c hoist.yml"},
+		{[]string{"probe", "-c", "my dir/hoist.yml", "--namespace", "prod"}, "-c 'my dir/hoist.yml' --namespace prod"},
+		{[]string{"--temporal-address", "10.0.0.2:7233", "probe", "-c", "a.yml"}, "-c a.yml --temporal-address 10.0.0.2:7233"},
+	} {
+		got = ""
+		if err := app.Run(append([]string{"hoist"}, c.args...)); err != nil || got != c.want {
+			t.Errorf("%v: %q (%v), want %q", c.args, got, err, c.want)
+		}
 	}
 }
