@@ -291,13 +291,19 @@ func rolloutText(r *config.Rollout, hosts int) string {
 	if r.Pause > 0 {
 		parts = append(parts, "pause "+config.FormatDuration(r.Pause))
 	}
-	if n := len(r.ApproveAfter); n > 0 {
-		nums := make([]string, n)
-		for i, b := range r.ApproveAfter {
-			nums[i] = fmt.Sprint(b)
+	// After the last batch there is nothing left to approve: the
+	// workflow does not wait there (a --hosts limit can make a listed
+	// batch the last).
+	batches := len(rollout.Counts(hosts, r.Batches))
+	var nums []string
+	for _, b := range r.ApproveAfter {
+		if b < batches {
+			nums = append(nums, fmt.Sprint(b))
 		}
+	}
+	if len(nums) > 0 {
 		word := "batch"
-		if n > 1 {
+		if len(nums) > 1 {
 			word = "batches"
 		}
 		parts = append(parts, "approve after "+word+" "+strings.Join(nums, ", "))

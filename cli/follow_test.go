@@ -203,10 +203,15 @@ func TestStartLine(t *testing.T) {
 	if got, want := startLine(in, "LINK"), "Deploying web version v2 to 3 host(s) in 2 batch(es) (batches [1, 100%], max_parallel 10, preflight, approve after batch 1, on_failure rollback) — environment production — LINK"; got != want {
 		t.Errorf("rollout:\n%s\nwant\n%s", got, want)
 	}
+	in.Spec.Hosts = in.Spec.Hosts[:1] // one batch: nothing waits after it
+	if got, want := startLine(in, "LINK"), "Deploying web version v2 to 1 host(s) in 1 batch(es) (batches [1, 100%], max_parallel 10, preflight, on_failure rollback) — environment production — LINK"; got != want {
+		t.Errorf("one host:\n%s\nwant\n%s", got, want)
+	}
 	spec.Rollout = &config.Rollout{Batches: []rollout.Size{rollout.Count(1), rollout.Percent(50)}, Pause: 30 * time.Second,
-		ApproveAfter: []int{1, 2}, MaxFailed: rollout.Percent(50), OnFailure: config.OnFailureHalt}
+		ApproveAfter: []int{1, 2, 3}, MaxFailed: rollout.Percent(50), OnFailure: config.OnFailureHalt}
+	spec.Hosts = make([]config.Host, 4) // batches of 1, 2, 1
 	in = workflows.DeployInput{Spec: spec, Version: "v1", Kind: workflows.KindRollback}
-	if got, want := startLine(in, "LINK"), "Rolling back web version v1 to 3 host(s) in 2 batch(es) (batches [1, 50%], max_parallel batch size, no preflight, pause 30s, approve after batches 1, 2, max_failed 1, on_failure halt) — environment production — LINK"; got != want {
+	if got, want := startLine(in, "LINK"), "Rolling back web version v1 to 4 host(s) in 3 batch(es) (batches [1, 50%], max_parallel batch size, no preflight, pause 30s, approve after batches 1, 2, max_failed 2, on_failure halt) — environment production — LINK"; got != want {
 		t.Errorf("rollback:\n%s\nwant\n%s", got, want)
 	}
 }
