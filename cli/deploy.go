@@ -35,7 +35,10 @@ func deployCommand(s Streams) *ucli.Command {
 		Description: `Ships the files folder as release --version to every host of hoist.yml.
 Pre-flight first: upload, registry login and pull on every host (the old
 release still serves; a failure anywhere leaves every host as it was).
-Then, host by host in order: switch current, up, the running check. The running check covers
+Then, host by host in order: switch current, up, the running check. With
+a rollout block in hoist.yml, batch by batch instead, one line per host,
+waiting for hoist approve where it says (hoist plan shows the batches).
+--hosts limits the deploy to some hosts. The running check covers
 hoist.yml's services: (every compose service when left out); a crash or
 restart of a service not listed is a warning.
 A bundle holding an env file (.env, or an env_file the compose file
