@@ -65,8 +65,10 @@ func runningDeployOf(t *testing.T, id, runID, version string) *workflowservice.D
 func TestNoWorkerStartsNothing(t *testing.T) {
 	cfg := serviceDir(t, map[string]string{})
 	for _, args := range [][]string{{"status", "-c", cfg}, {"deploy", "-c", cfg, "--version", "v1"}, {"rollback", "-c", cfg, "--to", "v1"}} {
+		// Not in parallel: commands share package-level flag values
+		// (configFlag, waitForWorkerFlag), which urfave/cli writes as it
+		// parses; go test -race flags parallel runs.
 		t.Run(args[0], func(t *testing.T) {
-			t.Parallel()
 			fake := newFake(t)
 			fake.On("DescribeTaskQueue", mock.Anything, "q", enums.TASK_QUEUE_TYPE_WORKFLOW).Return(pollers(false), nil)
 			code, out, errOut := runWith(t, fake, args...)
