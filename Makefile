@@ -12,7 +12,7 @@ WORKFLOWCHECK := $(TOOLS)/workflowcheck-$(WORKFLOWCHECK_VERSION)/workflowcheck
 # Integration tests talk to real sshd, dockerd, registry and Temporal.
 INTEGRATION_TIMEOUT ?= 20m
 
-.PHONY: all build test checks testbed unit fuzz integration lint fmt-check vet workflowcheck bench demo record-histories \
+.PHONY: all build test checks testbed unit fuzz integration lint fmt-check vet workflowcheck bench demo record-histories bench-fleet \
         testbed-up testbed-down testbed-status images clean
 
 all: build
@@ -90,7 +90,18 @@ record-histories: testbed-up images build
 # connection), and deploy / crash-rollback times on the demo app (median of 5).
 bench: testbed-up images build
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 200x -tags integration ./sshexec/
-	$(GO) test -count=1 -run '^$$' -bench . -benchtime 5x -tags integration -timeout 20m ./e2e/
+	$(GO) test -count=1 -run '^$$' -bench '^Benchmark(Deploy|CrashRollback)$$' -benchtime 5x -tags integration -timeout 20m ./e2e/
+
+# Fleet speed (issue 9): 1, 6, 12 and 24 real hosts (the test bed grows to
+# 24 for it, and back to its default after), then the simulated fleet of
+# 200 (scripts/simfleet: orchestration only, never a test of deploys).
+bench-fleet: images build
+	HOIST_TESTBED_HOSTS=24 $(TESTBED) up
+	rc=0; $(GO) test -count=1 -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x -tags integration -timeout 30m ./e2e/ || rc=$$?; \
+	  $(TESTBED) up; [ $$rc = 0 ] || exit $$rc
+	scripts/simfleet/simfleet.sh up 200
+	rc=0; $(GO) test -count=1 -run '^$$' -bench '^BenchmarkFleetSim$$' -benchtime 1x -tags integration -timeout 30m ./e2e/ || rc=$$?; \
+	  scripts/simfleet/simfleet.sh down; exit $$rc
 
 testbed-up:
 	$(TESTBED) up

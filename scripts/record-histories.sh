@@ -29,9 +29,11 @@ since=${HOIST_RECORD_SINCE:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}
 
 # latest PREFIX STATUS [EXCLUDE]: "workflowId runId" of the newest run
 # since $since whose ID does not contain EXCLUDE.
+# A rollout's parent is a Deploy, its hosts' children DeployHost with IDs
+# under the parent's: TYPE tells them apart.
 latest() {
 	"$T" workflow list --address "$ADDR" -o json \
-		--query "WorkflowId STARTS_WITH \"$1\" AND ExecutionStatus = \"$2\" AND StartTime > \"$since\"" |
+		--query "WorkflowId STARTS_WITH \"$1\" AND ExecutionStatus = \"$2\" AND StartTime > \"$since\" AND WorkflowType = \"${TYPE:-Deploy}\"" |
 		go run ./scripts/testbed/firstrun -exclude "${3:-//none//}"
 }
 
@@ -41,6 +43,20 @@ export_run() { # NAME PREFIX STATUS [EXCLUDE]
 	"$T" workflow show --address "$ADDR" -w "$id" -r "$run" -o json >"$OUT/$PREFIX$1.json"
 	echo "$OUT/$PREFIX$1.json <- $id $run"
 }
+
+# Fleet rollouts (issue 9): parents and DeployHost children, as fleet-NAME.
+PREFIX=fleet- export_run deploy-approved deploy/e2e-fleet-approve- Completed
+PREFIX=fleet- export_run deploy-rejected deploy/e2e-fleet-approve- Failed
+PREFIX=fleet- export_run deploy-timeout deploy/e2e-fleet-timeout- Failed
+PREFIX=fleet- export_run deploy-crash-rollback deploy/e2e-fleet-crash-rollback- Failed
+PREFIX=fleet- export_run deploy-crash-halt deploy/e2e-fleet-crash-halt- Failed
+PREFIX=fleet- export_run deploy-budget deploy/e2e-fleet-budget- Failed
+PREFIX=fleet- export_run deploy-preflight-failed deploy/e2e-fleet-preflight- Failed
+PREFIX=fleet- export_run deploy-cancelled deploy/e2e-fleet-cancel- Canceled
+TYPE=DeployHost PREFIX=fleet- export_run host-prepare deploy/e2e-fleet-budget- Completed /start
+TYPE=DeployHost PREFIX=fleet- export_run host-start deploy/e2e-fleet-budget- Completed /prepare
+TYPE=DeployHost PREFIX=fleet- export_run host-start-failed deploy/e2e-fleet-crash-rollback- Failed /prepare
+TYPE=DeployHost PREFIX=fleet- export_run host-revert deploy/e2e-fleet-crash-rollback- Completed /start
 
 export_run deploy-success deploy/e2e-first- Completed
 export_run deploy-warning deploy/e2e-unhealthy- Completed unhealthyrb
