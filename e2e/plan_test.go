@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-
 )
 
 // portPlan is this file's published port.
@@ -41,7 +40,6 @@ func TestPlanRollout(t *testing.T) {
 	plan := []string{
 		fmt.Sprintf("Plan for %s (production environment), version v2: 3 hosts in 2 batches; hoist plan changes nothing", s.name),
 		`rollout: batches [1, "100%"], max_parallel: batch size, preflight: yes (sync, registry login and pull on every host before any host switches), pause: 0s, max_failed: 0 hosts, on_failure: rollback`,
-		"note: this hoist plans rollouts but does not run them yet: hoist deploy refuses a rollout block",
 		"batch 1 (1 host, 1 at a time):",
 		"  h1  deploy (current v1)",
 		"  then wait for approval; no answer within 4h: the rollout fails (on_failure: rollback)",
