@@ -97,7 +97,8 @@ bench: testbed-up images build
 # 200 (scripts/simfleet: orchestration only, never a test of deploys).
 bench-fleet: images build
 	HOIST_TESTBED_HOSTS=24 $(TESTBED) up
-	rc=0; $(GO) test -count=1 -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x -tags integration -timeout 30m ./e2e/ || rc=$$?; \
+	rc=0; $(GO) test -count=1 -run '^$$' -bench '^BenchmarkFleetThreeHosts$$' -benchtime 3x -tags integration -timeout 30m ./e2e/ && \
+	  $(GO) test -count=1 -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x -tags integration -timeout 30m ./e2e/ || rc=$$?; \
 	  $(TESTBED) up; [ $$rc = 0 ] || exit $$rc
 	scripts/simfleet/simfleet.sh up 200
 	rc=0; $(GO) test -count=1 -run '^$$' -bench '^BenchmarkFleetSim$$' -benchtime 1x -tags integration -timeout 30m ./e2e/ || rc=$$?; \

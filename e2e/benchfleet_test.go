@@ -231,3 +231,41 @@ func startWorkerWith(queue, logPath string, flags ...string) (*worker, error) {
 	w.stop()
 	return nil, fmt.Errorf("worker on %s did not start polling within 20 s: see %s", queue, logPath)
 }
+
+// BenchmarkFleetThreeHosts is issue 9's scenario on h1..h3: v2 over v1,
+// its image pulled fresh on every host (the test bed's big image: v2 plus
+// 3 MB; the issue's 50 MiB image is not on the test bed), once host by host
+// (no rollout block, today's order) and once as a rollout of one batch.
+// Median of b.N deploys each.
+func BenchmarkFleetThreeHosts(b *testing.B) {
+	big := app{image: suite.env.Image("big")}
+	for i, mode := range []struct{ name, block string }{
+		{"host-by-host", ""},
+		{"rollout", "rollout:\n  batches: [\"100%\"]\n"},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			s := newService(b, "bench-three-"+mode.name, portBenchFleet+5+i, 1, 2, 3)
+			s.extra = mode.block
+			s.deploy("v1", image("v1")).want(b, 0)
+			var took []time.Duration
+			b.ResetTimer()
+			for k := 0; k < b.N; k++ {
+				b.StopTimer()
+				for h := 1; h <= 3; h++ {
+					forgetImage(b, h, big.image)
+				}
+				version := fmt.Sprintf("b%d", k+2)
+				b.StartTimer()
+				r := s.deploy(version, big)
+				r.want(b, 0)
+				took = append(took, r.took)
+				b.StopTimer()
+				s.deploy(fmt.Sprintf("r%d", k+2), image("v1")).want(b, 0) // back to a v1-like release without the big image in use
+				b.StartTimer()
+			}
+			b.StopTimer()
+			b.ReportMetric(median(took).Seconds(), "s-wall(median)")
+			b.Logf("3 hosts, %s, image pulled fresh: %v", mode.name, took)
+		})
+	}
+}

@@ -90,9 +90,19 @@ func (h *history) countEvents(typ string) int {
 // wait (each starts a timer: the approval timeout).
 func (s *service) waitForApproval(n int) {
 	s.t.Helper()
-	s.waitHistory(fmt.Sprintf("approval wait %d", n), 2*time.Minute, func(h *history) bool {
-		return h.running() && h.countEvents("TIMER_STARTED") >= n
-	})
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		// The CLI may not have started the workflow yet: not found is "not yet".
+		out, err := temporal(s.t, "workflow", "show", "--workflow-id", "deploy/"+s.name, "--output", "json")
+		h := &history{raw: out}
+		if err == nil && json.Unmarshal(out, h) == nil && h.running() && h.countEvents("TIMER_STARTED") >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("waited 2m for approval wait %d of deploy/%s (last read: %v)", n, s.name, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // serving checks what each host's published port answers, h1..h3.
