@@ -63,7 +63,7 @@ export_run deploy-warning deploy/e2e-unhealthy- Completed unhealthyrb
 export_run deploy-rollback deploy/e2e-crash- Failed crashfirst
 export_run deploy-first-failure deploy/e2e-crashfirst- Failed
 export_run deploy-two-hosts-rollback deploy/e2e-twohosts- Failed
-export_run status status/e2e- Completed
+TYPE=Status export_run status status/e2e- Completed
 export_run deploy-pull-failed deploy/e2e-causeshell- Failed
 export_run deploy-up-failed deploy/e2e-dependson- Failed
 export_run rollback-manual deploy/e2e-mixednames- Completed

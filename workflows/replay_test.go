@@ -1,8 +1,12 @@
 package workflows_test
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/workflow"
 
 	sdkworker "go.temporal.io/sdk/worker"
 
@@ -19,7 +23,8 @@ func TestReplayRecordedHistories(t *testing.T) {
 		t.Fatal(err)
 	}
 	// NAME: recorded before the hardening change (issue 8); hardened-NAME:
-	// hardened, before pre-flight (issue 9); preflight-NAME: today's. Each
+	// hardened, before pre-flight (issue 9); preflight-NAME: today's host by
+	// host; fleet-NAME: today's rollouts. Each
 	// replays the flow deploys in flight across an upgrade ran.
 	want := []string{"deploy-success", "deploy-warning", "deploy-rollback", "deploy-first-failure", "deploy-two-hosts-rollback", "deploy-cancelled", "status",
 		"hardened-deploy-success", "hardened-deploy-warning", "hardened-deploy-rollback", "hardened-deploy-first-failure",
@@ -27,7 +32,11 @@ func TestReplayRecordedHistories(t *testing.T) {
 		"hardened-deploy-pull-failed", "hardened-deploy-up-failed", "hardened-rollback-manual",
 		"preflight-deploy-success", "preflight-deploy-warning", "preflight-deploy-rollback", "preflight-deploy-first-failure",
 		"preflight-deploy-two-hosts-rollback", "preflight-deploy-cancelled", "preflight-status",
-		"preflight-deploy-pull-failed", "preflight-deploy-up-failed", "preflight-rollback-manual", "preflight-deploy-preflight-failed"}
+		"preflight-deploy-pull-failed", "preflight-deploy-up-failed", "preflight-rollback-manual", "preflight-deploy-preflight-failed",
+		// fleet-NAME: rollouts (issue 9), the parents and DeployHost children.
+		"fleet-deploy-approved", "fleet-deploy-rejected", "fleet-deploy-timeout", "fleet-deploy-crash-rollback", "fleet-deploy-crash-halt",
+		"fleet-deploy-budget", "fleet-deploy-preflight-failed", "fleet-deploy-cancelled",
+		"fleet-host-prepare", "fleet-host-start", "fleet-host-start-failed", "fleet-host-revert"}
 	have := map[string]bool{}
 	for _, f := range files {
 		have[filepath.Base(f[:len(f)-len(".json")])] = true
@@ -41,7 +50,23 @@ func TestReplayRecordedHistories(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := sdkworker.NewWorkflowReplayer()
 			worker.RegisterWorkflows(r)
-			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
+			// A rollout's children's IDs derive from the parent's: replay
+			// under the workflow ID the history was recorded with, not the
+			// replayer's stand-in.
+			file, err := os.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer file.Close()
+			hist, err := client.HistoryFromJSON(file, client.HistoryJSONOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			exec := workflow.Execution{ID: "replay", RunID: "replay"}
+			if a := hist.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes(); a.GetWorkflowId() != "" {
+				exec = workflow.Execution{ID: a.GetWorkflowId(), RunID: a.GetOriginalExecutionRunId()}
+			}
+			if err := r.ReplayWorkflowHistoryWithOptions(nil, hist, sdkworker.ReplayWorkflowHistoryOptions{OriginalExecution: exec}); err != nil {
 				t.Fatalf("replaying %s: %v", f, err)
 			}
 		})
