@@ -96,7 +96,7 @@ func BenchmarkFleet(b *testing.B) {
 			}
 			b.Cleanup(func() { _ = w.stop() })
 			s.ballast(1<<20 - 16<<10) // a 1 MiB bundle: the limit, less the compose file's room
-			s.mustDeploy("v1", image("v1"))
+			s.mustRollout("v1", image("v1"))
 			var last fleetFigures
 			b.ResetTimer()
 			for k := 0; k < b.N; k++ {
