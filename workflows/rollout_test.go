@@ -399,3 +399,16 @@ func TestRolloutWithoutPreflight(t *testing.T) {
 		t.Errorf("hosts: %s", got)
 	}
 }
+
+// The closing line counts every host that failed, also those that failed
+// after the budget was spent, and says where the first failed once.
+func TestRolloutStopCountsEveryFailedHost(t *testing.T) {
+	hosts := []string{"h1", "h2", "h3"}
+	f := onV1(hosts...)
+	f.verdict["h2/v2"], f.verdict["h3/v2"] = "crashed", "crashed"
+	r := deployWith(t, f, deployV2(rolloutSpec(config.Rollout{Preflight: true}, hosts...)))
+	msg, _ := failureOf(t, r.err)
+	if !strings.Contains(msg, "2 host(s) failed, more than max_failed (0); first: host h2, step wait running: crashed") {
+		t.Errorf("message: %s", msg)
+	}
+}
