@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -26,8 +27,16 @@ const (
 	portRolloutCancel    = 18287
 )
 
-// rolloutService is a service on h1..h3 with a rollout block.
+// h3Faults keeps the rollout tests, which need h1..h3 up, apart from
+// TestHostFaults, which stops and cuts h3 (and Temporal): it holds the
+// lock for its whole run, rollouts share it.
+var h3Faults sync.RWMutex
+
+// rolloutService is a service on h1..h3 with a rollout block; it waits
+// while h3's faults run.
 func rolloutService(t *testing.T, prefix string, port int, block string) *service {
+	h3Faults.RLock()
+	t.Cleanup(h3Faults.RUnlock)
 	s := newService(t, prefix, port, 1, 2, 3)
 	s.extra = "rollout:\n" + block
 	return s
