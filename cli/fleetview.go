@@ -252,7 +252,16 @@ func (v *fleetView) update(fl *workflows.Fleet, steps map[string]string) {
 	for _, n := range notices {
 		fmt.Fprintln(v.w, n)
 	}
+	v.plainChanges(fl, steps, false)
+}
+
+// plainChanges prints a line for each host whose state or step changed
+// since its last line; onlyShown: only for hosts with a line already.
+func (v *fleetView) plainChanges(fl *workflows.Fleet, steps map[string]string, onlyShown bool) {
 	for _, h := range fl.Hosts {
+		if _, seen := v.shown[h.Host]; onlyShown && !seen {
+			continue
+		}
 		line := plainHostLine(h, hostStep(h, steps))
 		last, seen := v.shown[h.Host]
 		if !seen {
@@ -273,6 +282,11 @@ func (v *fleetView) finish(fl *workflows.Fleet, total int) {
 	}
 	for _, n := range v.notices(fl) {
 		fmt.Fprintln(v.w, n)
+	}
+	if !v.tty {
+		// A host followed line by line gets its last line too (the tick
+		// that would have shown it may not come); the summary covers the rest.
+		v.plainChanges(fl, nil, true)
 	}
 	for _, l := range fleetSummary(fl, total) {
 		fmt.Fprintln(v.w, l)

@@ -206,3 +206,20 @@ func TestFit(t *testing.T) {
 		}
 	}
 }
+
+// A host's last change before the rollout ends is printed as a plain
+// line too, not only in the summary (seen: h2's "failed" missing when it
+// failed in the same tick the deploy ended).
+func TestFleetViewPlainFinishPrintsLastChanges(t *testing.T) {
+	var out bytes.Buffer
+	v := newFleetView(&out, false, 0, "-c hoist.yml", time.UTC)
+	fl := &workflows.Fleet{Batches: 1, Batch: 1, Hosts: []workflows.FleetHost{
+		{Host: "h2", Batch: 1, State: workflows.StateDeploying, Previous: "v1", Runs: "v1", Child: "c2"},
+	}}
+	v.update(fl, map[string]string{"h2": "wait running"})
+	fl.Hosts[0] = workflows.FleetHost{Host: "h2", Batch: 1, State: workflows.StateFailed, Previous: "v1", Runs: "v1", Detail: "wait running: crashed"}
+	v.finish(fl, 1)
+	if !strings.Contains(out.String(), "h2 batch 1: failed (back on v1: wait running: crashed)\nFleet:") {
+		t.Fatalf("printed:\n%s", out.String())
+	}
+}

@@ -300,6 +300,7 @@ func TestWatchRolloutLive(t *testing.T) {
 		"⏸ Waiting for approval after batch 1 of 2 (approve_after: [1]) until " + deadline + ": hoist approve -c " + cfg + " --namespace prod [--note TEXT]  |  hoist reject -c " + cfg + " --namespace prod\n" +
 		"h1 batch 1: deployed (v1 → v2)\n" +
 		"✔ approved by alice@laptop after batch 1\n" +
+		"h2 batch 2: deployed (v1 → v2)\n" + // its last change, printed before the summary
 		"Fleet: 2 hosts in 2 batches: 2 deployed\n" +
 		"  h1   batch 1  deployed   v1 → v2\n" +
 		"  h2   batch 2  deployed   v1 → v2\n" +
