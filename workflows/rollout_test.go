@@ -412,3 +412,36 @@ func TestRolloutStopCountsEveryFailedHost(t *testing.T) {
 		t.Errorf("message: %s", msg)
 	}
 }
+
+// hoist cancel while batch 2 runs: the hosts of batch 2 put themselves
+// back (their children are cancelled and compensate), then the parent
+// puts batch 1 back; every host ends on v1.
+func TestRolloutCancelDuringBatch(t *testing.T) {
+	hosts := []string{"h1", "h2", "h3"}
+	f := onV1(hosts...)
+	var env *testsuite.TestWorkflowEnvironment
+	cancelled := false
+	f.onWait = func() {
+		if !cancelled && f.hosts["h1"].current == "v2" && f.hosts["h2"].current == "v2" {
+			cancelled = true
+			env.CancelWorkflow()
+		}
+	}
+	r := deployWith(t, f, deployV2(rolloutSpec(config.Rollout{Preflight: true}, hosts...)),
+		func(e *testsuite.TestWorkflowEnvironment) { env = e })
+	var canceled *temporal.CanceledError
+	if !errors.As(r.err, &canceled) {
+		t.Fatalf("want a cancel, got %v", r.err)
+	}
+	if !cancelled {
+		t.Fatal("the cancel never happened during batch 2")
+	}
+	if got := currents(f, hosts...); got != "h1=v1 h2=v1 h3=v1" {
+		t.Errorf("after cancel during batch 2: %s (calls %v)", got, f.calls)
+	}
+	for _, h := range hosts {
+		if r := f.hosts[h].running; r != "v1" {
+			t.Errorf("%s runs %q, want v1", h, r)
+		}
+	}
+}
