@@ -112,16 +112,27 @@ func fleetRows(fl *workflows.Fleet, steps map[string]string) []string {
 	rows := make([]string, len(fl.Hosts))
 	for i, h := range fl.Hosts {
 		pad := strings.Repeat(" ", width-utf8.RuneCountInString(h.Host))
-		line := fmt.Sprintf("  %s%s   batch %-*d  %-9s  %s", h.Host, pad, bw, h.Batch, h.State, hostText(h, hostStep(h, steps)))
+		step := hostStep(h, steps)
+		line := fmt.Sprintf("  %s%s   batch %-*d  %-9s  %s", h.Host, pad, bw, h.Batch, shownState(h, step), hostText(h, step))
 		rows[i] = strings.TrimRight(line, " ")
 	}
 	return rows
 }
 
+// shownState is the host's state as shown: a host whose new release
+// failed is put back by its own child, which the parent still counts as
+// deploying until the child ends; its rollback steps say it is reverting.
+func shownState(h workflows.FleetHost, step string) string {
+	if h.State == workflows.StateDeploying && strings.HasPrefix(step, "rollback: ") {
+		return workflows.StateReverting
+	}
+	return h.State
+}
+
 // plainHostLine is a host's change, for output that is not a terminal:
 // "h2 batch 2: deploying (up)".
 func plainHostLine(h workflows.FleetHost, step string) string {
-	line := fmt.Sprintf("%s batch %d: %s", h.Host, h.Batch, h.State)
+	line := fmt.Sprintf("%s batch %d: %s", h.Host, h.Batch, shownState(h, step))
 	if t := hostText(h, step); t != "" {
 		line += " (" + t + ")"
 	}

@@ -223,3 +223,16 @@ func TestFleetViewPlainFinishPrintsLastChanges(t *testing.T) {
 		t.Fatalf("printed:\n%s", out.String())
 	}
 }
+
+// A host whose new release failed puts itself back inside its child: its
+// line says reverting, not deploying (seen: "deploying (rollback: up v4)").
+func TestHostRevertingItselfSaysReverting(t *testing.T) {
+	h := workflows.FleetHost{Host: "h2", Batch: 2, State: workflows.StateDeploying, Previous: "v1", Runs: "v1", Child: "c"}
+	if got, want := plainHostLine(h, "rollback: up v1"), "h2 batch 2: reverting (rollback: up v1)"; got != want {
+		t.Errorf("plain: %q, want %q", got, want)
+	}
+	rows := fleetRows(&workflows.Fleet{Batches: 2, Hosts: []workflows.FleetHost{h}}, map[string]string{"h2": "rollback: up v1"})
+	if want := "  h2   batch 2  reverting  rollback: up v1"; rows[0] != want {
+		t.Errorf("row: %q, want %q", rows[0], want)
+	}
+}
