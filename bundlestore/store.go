@@ -1,21 +1,19 @@
 // Package bundlestore gives workers the release bundle a rollout's hosts
 // name by reference (activities.BundleRef). The bytes live in Temporal's
 // history once, in the deploy workflow's input; a worker reads them from
-// there the first time and keeps them in a local, content-addressed
-// cache (a file named by the bundle's sha256), so a fleet of 200 hosts
-// reads the history once per worker, not once per host.
+// there the first time and keeps them in memory, by sha256, so a fleet of
+// 200 hosts reads the history once per worker, not once per host.
 //
-// The cache is only a cache: losing it costs one history read. Nothing
-// trusts it without checking the digest.
+// The cache is in memory only, on purpose: a bundle may hold env files,
+// and with payloads encrypted the history holds them encrypted; a copy on
+// the worker's disk would keep them in the clear after the deploy. A
+// restarted worker reads the history again. Nothing is trusted without
+// checking the digest.
 package bundlestore
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
 	"sync"
 	"time"
 
@@ -29,9 +27,9 @@ import (
 // fetchTimeout bounds one history read of a bundle.
 const fetchTimeout = 2 * time.Minute
 
-// keep is how many bundles the cache holds: the newest by use; a fleet's
-// deploy needs one.
-const keep = 20
+// keep is how many bundles the cache holds, the most recently used; a
+// rollout needs one, and a bundle is at most config.MaxBundleBytes.
+const keep = 4
 
 // History reads a workflow's history; client.Client is the real one.
 type History interface {
@@ -40,12 +38,17 @@ type History interface {
 
 // Store resolves bundle references for a worker.
 type Store struct {
-	dir     string
 	history History
 	dc      converter.DataConverter // the worker's: decrypts payloads when keys are set
 
 	mu       sync.Mutex
+	cached   []entry           // most recently used last
 	inflight map[string]*fetch // by digest: concurrent hosts share one history read
+}
+
+type entry struct {
+	digest string
+	b      []byte
 }
 
 type fetch struct {
@@ -54,25 +57,13 @@ type fetch struct {
 	err  error
 }
 
-// New is a store caching in dir (created when missing), reading history
-// through h and decoding it with dc (nil: the SDK's default converter).
-func New(dir string, h History, dc converter.DataConverter) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("bundle cache %s: %w", dir, err)
-	}
+// New is a store reading history through h and decoding it with dc (nil:
+// the SDK's default converter).
+func New(h History, dc converter.DataConverter) *Store {
 	if dc == nil {
 		dc = converter.GetDefaultDataConverter()
 	}
-	return &Store{dir: dir, history: h, dc: dc, inflight: map[string]*fetch{}}, nil
-}
-
-// DefaultDir is the cache's place when the worker is not told one.
-func DefaultDir() string {
-	base, err := os.UserCacheDir()
-	if err != nil {
-		base = os.TempDir()
-	}
-	return filepath.Join(base, "hoist", "bundles")
+	return &Store{history: h, dc: dc, inflight: map[string]*fetch{}}
 }
 
 // Bundle returns the bytes ref names.
@@ -80,13 +71,11 @@ func (s *Store) Bundle(ctx context.Context, ref activities.BundleRef) ([]byte, e
 	if !validDigest(ref.Digest) {
 		return nil, fmt.Errorf("bundle reference has no valid sha256 digest: %q", ref.Digest)
 	}
-	path := filepath.Join(s.dir, ref.Digest)
-	if b, err := os.ReadFile(path); err == nil && ref.Check(b) == nil {
-		now := time.Now()
-		_ = os.Chtimes(path, now, now) // used: the last to be pruned
+	s.mu.Lock()
+	if b := s.lookup(ref.Digest); b != nil && ref.Check(b) == nil {
+		s.mu.Unlock()
 		return b, nil
 	}
-	s.mu.Lock()
 	f := s.inflight[ref.Digest]
 	if f == nil {
 		f = &fetch{done: make(chan struct{})}
@@ -96,10 +85,10 @@ func (s *Store) Bundle(ctx context.Context, ref activities.BundleRef) ([]byte, e
 			rctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 			defer cancel()
 			f.b, f.err = s.fromHistory(rctx, ref)
-			if f.err == nil {
-				f.err = s.put(path, f.b)
-			}
 			s.mu.Lock()
+			if f.err == nil {
+				s.remember(ref.Digest, f.b)
+			}
 			delete(s.inflight, ref.Digest)
 			s.mu.Unlock()
 			close(f.done)
@@ -111,6 +100,25 @@ func (s *Store) Bundle(ctx context.Context, ref activities.BundleRef) ([]byte, e
 		return f.b, f.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// lookup returns the cached bundle and marks it used; s.mu is held.
+func (s *Store) lookup(digest string) []byte {
+	for i, e := range s.cached {
+		if e.digest == digest {
+			s.cached = append(append(s.cached[:i:i], s.cached[i+1:]...), e)
+			return e.b
+		}
+	}
+	return nil
+}
+
+// remember caches b, dropping the least recently used; s.mu is held.
+func (s *Store) remember(digest string, b []byte) {
+	s.cached = append(s.cached, entry{digest, b})
+	if len(s.cached) > keep {
+		s.cached = s.cached[len(s.cached)-keep:]
 	}
 }
 
@@ -139,51 +147,6 @@ func (s *Store) fromHistory(ctx context.Context, ref activities.BundleRef) ([]by
 		return nil, err
 	}
 	return in.Bundle, nil
-}
-
-// put writes the bundle whole (temporary file, then rename) and prunes
-// the cache to the newest bundles.
-func (s *Store) put(path string, b []byte) error {
-	tmp, err := os.CreateTemp(s.dir, ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("bundle cache: %w", err)
-	}
-	_, werr := tmp.Write(b)
-	cerr := tmp.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("bundle cache: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("bundle cache: %w", err)
-	}
-	s.prune()
-	return nil
-}
-
-func (s *Store) prune() {
-	entries, err := os.ReadDir(s.dir)
-	if err != nil {
-		return
-	}
-	type file struct {
-		name string
-		mod  int64
-	}
-	var files []file
-	for _, e := range entries {
-		if !validDigest(e.Name()) {
-			continue
-		}
-		if info, err := e.Info(); err == nil {
-			files = append(files, file{e.Name(), info.ModTime().UnixNano()})
-		}
-	}
-	sort.Slice(files, func(i, j int) bool { return files[i].mod > files[j].mod })
-	for i := keep; i < len(files); i++ {
-		os.Remove(filepath.Join(s.dir, files[i].name))
-	}
 }
 
 func validDigest(d string) bool {

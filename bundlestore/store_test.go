@@ -2,8 +2,7 @@ package bundlestore
 
 import (
 	"context"
-	"os"
-	"path/filepath"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,11 +51,7 @@ func (i *iter) Next() (*historypb.HistoryEvent, error) {
 func TestBundleReadOnceThenCached(t *testing.T) {
 	bundle := []byte("the release files")
 	h := &fakeHistory{t: t, bundle: bundle}
-	dir := t.TempDir()
-	s, err := New(dir, h, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := New(h, nil)
 	ref := activities.RefOf(bundle, "deploy/web", "run1")
 	var wg sync.WaitGroup
 	for range 20 { // twenty hosts of a batch sync at once
@@ -76,32 +71,34 @@ func TestBundleReadOnceThenCached(t *testing.T) {
 	if n := h.reads.Load(); n != 1 {
 		t.Errorf("history read %d times, want once", n)
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, ref.Digest)); err != nil || string(b) != string(bundle) {
-		t.Errorf("cache file: %q, %v", b, err)
-	}
 }
 
-func TestBundleCacheNotTrusted(t *testing.T) {
-	bundle := []byte("the release files")
-	h := &fakeHistory{t: t, bundle: bundle}
-	dir := t.TempDir()
-	s, _ := New(dir, h, nil)
-	ref := activities.RefOf(bundle, "deploy/web", "run1")
-	if err := os.WriteFile(filepath.Join(dir, ref.Digest), []byte("tampered"), 0o600); err != nil {
-		t.Fatal(err)
+// Only the most recent bundles stay: an older one is read again.
+func TestBundleCacheKeepsRecent(t *testing.T) {
+	h := &fakeHistory{t: t}
+	s := New(h, nil)
+	get := func(b string) {
+		t.Helper()
+		h.bundle = []byte(b)
+		if got, err := s.Bundle(context.Background(), activities.RefOf([]byte(b), "deploy/web", b)); err != nil || string(got) != b {
+			t.Fatalf("Bundle(%s): %q, %v", b, got, err)
+		}
 	}
-	got, err := s.Bundle(context.Background(), ref)
-	if err != nil || string(got) != string(bundle) {
-		t.Fatalf("Bundle: %q, %v", got, err)
+	get("b0")
+	for i := 1; i <= keep; i++ {
+		get(fmt.Sprintf("b%d", i))
 	}
-	if h.reads.Load() != 1 {
-		t.Error("a cache file with the wrong digest was used")
+	before := h.reads.Load()
+	get("b0") // pushed out by keep newer ones
+	get("b0")
+	if n := h.reads.Load() - before; n != 1 {
+		t.Errorf("the evicted bundle was read %d times, want once", n)
 	}
 }
 
 func TestBundleHistoryMismatchRefused(t *testing.T) {
 	h := &fakeHistory{t: t, bundle: []byte("other files")}
-	s, _ := New(t.TempDir(), h, nil)
+	s := New(h, nil)
 	ref := activities.RefOf([]byte("the release files"), "deploy/web", "run1")
 	_, err := s.Bundle(context.Background(), ref)
 	if err == nil || !strings.Contains(err.Error(), "digest") {

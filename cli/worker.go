@@ -36,7 +36,6 @@ func workerCommand(s Streams) *ucli.Command {
 			&ucli.StringFlag{Name: "registry-credentials", Usage: "YAML file of the registry credentials hosts log in with, by server: SERVER: {username, password_file | password_env} or SERVER: {ecr: {region}}; a deploy naming a server not in it is refused", EnvVars: []string{"HOIST_REGISTRY_CREDENTIALS"}},
 			&ucli.StringFlag{Name: "host-key-policy", Usage: "strict: refuse hosts not in known_hosts; accept-new: record a new host's key (a changed key is always refused)", EnvVars: []string{"HOIST_HOST_KEY_POLICY"}, Value: "strict"},
 			&ucli.IntFlag{Name: "ssh-max-dialing", Usage: "SSH connections being started (TCP dial and handshake) at once; more wait their turn, without it counting against their dial timeout", EnvVars: []string{"HOIST_SSH_MAX_DIALING"}, Value: sshexec.DefaultMaxDialing},
-			&ucli.StringFlag{Name: "bundle-cache", Usage: "folder where release bundles a rollout's hosts sync are kept, by sha256, after one read from the deploy's history", EnvVars: []string{"HOIST_BUNDLE_CACHE"}, Value: bundlestore.DefaultDir()},
 			&ucli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", EnvVars: []string{"HOIST_LOG_LEVEL"}, Value: "info"},
 		},
 		Action: func(c *ucli.Context) error {
@@ -111,12 +110,8 @@ func workerCommand(s Streams) *ucli.Command {
 			}
 			defer cl.Close()
 			// A rollout's hosts sync the bundle by reference: read once
-			// from the deploy's history, then from this cache.
-			bundles, err := bundlestore.New(c.String("bundle-cache"), cl, opts.DataConverter)
-			if err != nil {
-				return Usagef("--bundle-cache: %v", err)
-			}
-			acts.Bundles = bundles
+			// from the deploy's history, then from memory.
+			acts.Bundles = bundlestore.New(cl, opts.DataConverter)
 			w := worker.New(cl, c.String(flagTaskQueue), acts)
 			logger.Info("hoist worker started", "temporal", c.String(flagTemporalAddress), "namespace", c.String(flagNamespace), "task_queue", c.String(flagTaskQueue), "payload_keys", payloadKeys,
 				"ssh_config", sshConfig, "registries", strings.Join(registries.Servers(), ","))

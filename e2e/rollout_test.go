@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hoist-dev/hoist/remote"
 )
 
 // Fleet rollouts (issue 9) on the test bed's h1..h3: batches, approval,
@@ -134,8 +136,8 @@ func (s *service) crashOn(a app, hosts ...int) app {
 	s.t.Helper()
 	a.envFile = s.base + "-host.env"
 	for _, h := range hosts {
-		ssh(s.t, h, fmt.Sprintf("mkdir -p /srv/e2e && echo CRASH_AFTER=0 > %s", a.envFile))
-		s.t.Cleanup(func() { _, _ = sshRun(h, "rm -f "+a.envFile) })
+		ssh(s.t, h, fmt.Sprintf("mkdir -p /srv/e2e && echo CRASH_AFTER=0 > %s", remote.Quote(a.envFile)))
+		s.t.Cleanup(func() { _, _ = sshRun(h, "rm -f "+remote.Quote(a.envFile)) })
 	}
 	return a
 }
@@ -246,13 +248,14 @@ func TestRolloutPreflightFailureChangesNoHost(t *testing.T) {
 	t.Parallel()
 	s := rolloutService(t, "fleet-preflight", portRolloutPreflight, "  batches: [1, \"100%\"]\n")
 	s.mustRollout("v1", image("v1"))
-	ssh(t, 3, fmt.Sprintf("mkdir -p %s/v2 && echo other > %s/v2/compose.yaml", s.base, s.base))
+	v2 := remote.Quote(s.base + "/v2")
+	ssh(t, 3, fmt.Sprintf("mkdir -p %s && echo other > %s/compose.yaml", v2, v2))
 	r := s.deploy("v2", image("v2"))
 	r.want(t, 1)
 	wantContains(t, "output", r.stdout, "pre-flight failed on 1 of 3 hosts", "h3", "No host had been changed")
 	s.wantServing(t, "v1", "v1", "v1")
 	for _, h := range []int{1, 2} {
-		out := ssh(t, h, "ls "+s.base)
+		out := ssh(t, h, "ls "+remote.Quote(s.base))
 		if !strings.Contains(out, "v2") {
 			t.Errorf("h%d: pre-flight did not sync v2 before the failure elsewhere: %s", h, out)
 		}
