@@ -62,6 +62,17 @@
 // hold the zone; the embedded copy is the fallback. Two machines with
 // different zone databases can therefore disagree about a zone whose rules
 // changed between the two versions.
+//
+// # In a workflow
+//
+// The workflow input carries the Spec, not a Windows, and the workflow calls
+// Parse on it. Parse reads the zone database (see above), which does not
+// change while a worker runs, so a worker always compiles the same Windows;
+// Allowed, Next, Until and Describe are arithmetic only. A history replayed
+// on a worker whose zone database has other rules for the zone could
+// compute other answers: where that matters, record the decision (Next's
+// result, for example, with workflow.SideEffect) instead of computing it
+// again.
 package window
 
 import (
