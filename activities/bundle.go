@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 
 	"go.temporal.io/sdk/temporal"
@@ -39,6 +40,10 @@ func (ref BundleRef) Check(b []byte) error {
 	return nil
 }
 
+// ErrBundleGone: the workflow holding a referenced bundle is gone from
+// Temporal; no retry brings it back.
+var ErrBundleGone = errors.New("the release bundle is gone")
+
 // IsZero: no reference.
 func (ref BundleRef) IsZero() bool { return ref.Digest == "" }
 
@@ -57,6 +62,9 @@ func (a *Activities) bundleOf(ctx context.Context, in SyncInput) ([]byte, error)
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("host %s, step sync: this worker cannot fetch bundles by reference (no bundle store): upgrade or restart it with hoist worker", in.Target.Label()), ErrInvalid, nil)
 	}
 	b, err := a.Bundles.Bundle(ctx, in.Ref)
+	if errors.Is(err, ErrBundleGone) {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("host %s, step sync: fetching the release bundle: %v", in.Target.Label(), err), ErrMissing, nil)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("host %s, step sync: fetching the release bundle: %w", in.Target.Label(), err)
 	}

@@ -13,11 +13,13 @@ package bundlestore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
@@ -130,6 +132,10 @@ func (s *Store) fromHistory(ctx context.Context, ref activities.BundleRef) ([]by
 		return nil, fmt.Errorf("workflow %s (run %s) has no history", ref.Workflow, ref.Run)
 	}
 	ev, err := it.Next()
+	var gone *serviceerror.NotFound
+	if errors.As(err, &gone) {
+		return nil, fmt.Errorf("workflow %s (run %s) that held it is no longer in Temporal (the namespace's retention passed, or it was deleted): deploy again: %w", ref.Workflow, ref.Run, activities.ErrBundleGone)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the history of workflow %s (run %s): %w", ref.Workflow, ref.Run, err)
 	}

@@ -2,6 +2,7 @@ package bundlestore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -9,11 +10,13 @@ import (
 	"testing"
 
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/hoist-dev/hoist/activities"
+	"github.com/hoist-dev/hoist/workflows"
 )
 
 // fakeHistory serves one workflow's start event, whose input carries
@@ -106,5 +109,50 @@ func TestBundleHistoryMismatchRefused(t *testing.T) {
 	}
 	if _, err := s.Bundle(context.Background(), activities.BundleRef{Digest: "../../etc/passwd"}); err == nil {
 		t.Fatal("a reference without a sha256 digest was looked up")
+	}
+}
+
+// holderHistory serves a ReleaseBundle run's start event, or NotFound
+// once its retention has passed.
+type holderHistory struct {
+	hold workflows.BundleHold
+	gone bool
+}
+
+func (h *holderHistory) GetWorkflowHistory(_ context.Context, id, run string, _ bool, _ enums.HistoryEventFilterType) client.HistoryEventIterator {
+	if h.gone {
+		return &failing{serviceerror.NewNotFound("workflow execution not found")}
+	}
+	in, _ := converter.GetDefaultDataConverter().ToPayloads(h.hold)
+	ev := &historypb.HistoryEvent{EventType: enums.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
+		Attributes: &historypb.HistoryEvent_WorkflowExecutionStartedEventAttributes{
+			WorkflowExecutionStartedEventAttributes: &historypb.WorkflowExecutionStartedEventAttributes{Input: in}}}
+	return &iter{events: []*historypb.HistoryEvent{ev}}
+}
+
+// failing is the SDK's iterator over a history the server refuses: it
+// has a next, which is the error.
+type failing struct{ err error }
+
+func (f *failing) HasNext() bool                          { return true }
+func (f *failing) Next() (*historypb.HistoryEvent, error) { return nil, f.err }
+
+func TestBundleFromItsHolder(t *testing.T) {
+	b := []byte("the release files")
+	ref := activities.RefOf(b, workflows.BundleWorkflowID("d"), "run1")
+	s := New(&holderHistory{hold: workflows.BundleHold{Bundle: b, Service: "web", Version: "v2"}}, nil)
+	got, err := s.Bundle(context.Background(), ref)
+	if err != nil || string(got) != string(b) {
+		t.Fatalf("got %q, %v", got, err)
+	}
+}
+
+// A holder past its retention is gone for good: the error says so, is
+// ErrBundleGone (the activity makes it non-retryable), and says what to do.
+func TestBundleHolderGone(t *testing.T) {
+	ref := activities.RefOf([]byte("x"), workflows.BundleWorkflowID("d"), "run1")
+	_, err := New(&holderHistory{gone: true}, nil).Bundle(context.Background(), ref)
+	if !errors.Is(err, activities.ErrBundleGone) || !strings.Contains(err.Error(), "retention") || !strings.Contains(err.Error(), "deploy again") {
+		t.Fatalf("got %v", err)
 	}
 }

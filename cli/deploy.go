@@ -210,6 +210,9 @@ func startAndFollowWith(c *ucli.Context, s Streams, cl client.Client, in workflo
 	if err := checkWorker(c, cl); err != nil {
 		return err
 	}
+	if err := holdBundle(c, cl, &in); err != nil {
+		return err
+	}
 	env := in.Spec.EnvironmentName()
 	id := workflows.DeployWorkflowID(in.Spec.Service, env)
 	opts := client.StartWorkflowOptions{

@@ -100,6 +100,7 @@ func TestAttachAnotherVersionRefused(t *testing.T) {
 	cfg := serviceDir(t, map[string]string{})
 	fake := newFake(t)
 	fake.On("DescribeTaskQueue", mock.Anything, "q", enums.TASK_QUEUE_TYPE_WORKFLOW).Return(pollers(true), nil)
+	holdsBundle(t, fake)
 	fake.On("ExecuteWorkflow", mock.Anything, mock.MatchedBy(func(o client.StartWorkflowOptions) bool {
 		env, ok := o.TypedSearchAttributes.GetKeyword(workflows.EnvironmentAttribute)
 		return o.ID == "deploy/web/staging" && ok && env == "staging"
@@ -136,4 +137,24 @@ func TestRollbackWhileDeployRunsRefused(t *testing.T) {
 	if strings.Contains(errOut, "disagree") {
 		t.Fatalf("blamed the hosts: %q", errOut)
 	}
+}
+
+// holdsBundle expects the deploy's bundle to be stored first, in a
+// ReleaseBundle run of its own under its content-addressed ID.
+func holdsBundle(t *testing.T, fake *mocks.Client) {
+	t.Helper()
+	run := mocks.NewWorkflowRun(t)
+	run.On("GetRunID").Return("holder-run").Once()
+	fake.On("ExecuteWorkflow", mock.Anything, mock.MatchedBy(func(o client.StartWorkflowOptions) bool {
+		return strings.HasPrefix(o.ID, "hoist-bundle/") && len(o.ID) == len("hoist-bundle/")+64
+	}), workflows.ReleaseBundleWorkflowName, mock.MatchedBy(func(h workflows.BundleHold) bool {
+		return len(h.Bundle) > 0 && h.Service != ""
+	})).Return(run, nil).Once()
+}
+
+// byReference: the deploy names the bundle the holder holds, and carries
+// none of it.
+func byReference(in workflows.DeployInput) bool {
+	r := in.BundleRef
+	return len(in.Bundle) == 0 && r != nil && r.Run == "holder-run" && r.Workflow == "hoist-bundle/"+r.Digest && r.Size > 0
 }

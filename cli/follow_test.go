@@ -29,6 +29,7 @@ import (
 func fleetRun(t *testing.T, check func(workflows.DeployInput) bool, res *workflows.DeployResult, err error) *mocks.Client {
 	fake := newFake(t)
 	fake.On("DescribeTaskQueue", mock.Anything, "q", enums.TASK_QUEUE_TYPE_WORKFLOW).Return(pollers(true), nil)
+	holdsBundle(t, fake)
 	run := mocks.NewWorkflowRun(t)
 	run.On("GetID").Return("deploy/web/staging").Maybe()
 	run.On("GetRunID").Return("run-1").Maybe()
@@ -38,7 +39,7 @@ func fleetRun(t *testing.T, check func(workflows.DeployInput) bool, res *workflo
 		}
 	}).Return(err).Once()
 	fake.On("ExecuteWorkflow", mock.Anything, mock.MatchedBy(func(o client.StartWorkflowOptions) bool { return o.ID == "deploy/web/staging" }),
-		workflows.DeployWorkflowName, mock.MatchedBy(check)).Return(run, nil).Once()
+		workflows.DeployWorkflowName, mock.MatchedBy(func(in workflows.DeployInput) bool { return byReference(in) && check(in) })).Return(run, nil).Once()
 	fake.On("QueryWorkflow", mock.Anything, mock.Anything, mock.Anything, workflows.ProgressQuery).Return(nil, errors.New("no worker")).Maybe()
 	fake.On("DescribeWorkflowExecution", mock.Anything, mock.Anything, mock.Anything).Return(nil, errors.New("no")).Maybe()
 	return fake
@@ -135,6 +136,7 @@ func TestDeployDetachJSON(t *testing.T) {
 	cfg := planConfig(t, fourHosts, "")
 	fake := newFake(t)
 	fake.On("DescribeTaskQueue", mock.Anything, "q", enums.TASK_QUEUE_TYPE_WORKFLOW).Return(pollers(true), nil)
+	holdsBundle(t, fake)
 	run := mocks.NewWorkflowRun(t)
 	run.On("GetRunID").Return("run-9")
 	fake.On("ExecuteWorkflow", mock.Anything, mock.Anything, workflows.DeployWorkflowName, mock.Anything).Return(run, nil).Once()

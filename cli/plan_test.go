@@ -227,6 +227,9 @@ func TestDeployRunsRolloutBlock(t *testing.T) {
 	} {
 		fake := newFake(t)
 		fake.On("DescribeTaskQueue", mock.Anything, "q", enums.TASK_QUEUE_TYPE_WORKFLOW).Return(pollers(true), nil)
+		if args[0] == "deploy" {
+			holdsBundle(t, fake)
+		}
 		fake.On("ExecuteWorkflow", mock.Anything, mock.Anything, workflows.DeployWorkflowName, mock.MatchedBy(func(in workflows.DeployInput) bool {
 			return in.Spec.Rollout != nil && len(in.Spec.Rollout.Batches) == 2 && len(in.Spec.Hosts) == 4 && in.Limited == ""
 		})).Return(nil, errors.New("stop here")).Once()

@@ -86,6 +86,7 @@ func TestDeployJSONIsREADMEs(t *testing.T) {
 
 	fake := newFake(t)
 	fake.On("DescribeTaskQueue", mock.Anything, "q", enums.TASK_QUEUE_TYPE_WORKFLOW).Return(pollers(true), nil)
+	holdsBundle(t, fake)
 	run := mocks.NewWorkflowRun(t)
 	run.On("GetID").Return("deploy/web").Maybe()
 	run.On("GetRunID").Return("0b6f0b8e-2c5f-4a53-9d0e-6f1d3c8f2a10").Maybe()

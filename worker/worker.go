@@ -71,4 +71,5 @@ func RegisterWorkflows(r interface {
 	r.RegisterWorkflowWithOptions(workflows.Deploy, workflow.RegisterOptions{Name: workflows.DeployWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.Status, workflow.RegisterOptions{Name: workflows.StatusWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.DeployHost, workflow.RegisterOptions{Name: workflows.DeployHostWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.ReleaseBundle, workflow.RegisterOptions{Name: workflows.ReleaseBundleWorkflowName})
 }

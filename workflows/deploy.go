@@ -40,6 +40,9 @@ func Deploy(ctx workflow.Context, in DeployInput) (*DeployResult, error) {
 		return runFleet(ctx, in)
 	}
 	d := &deploy{in: in, hardened: hardened, progress: Progress{Kind: in.Kind, Version: in.Version, Phase: "deploying"}}
+	if in.BundleRef != nil {
+		d.ref = *in.BundleRef // each host's sync names the bundle, as a rollout's do
+	}
 	if hardened {
 		d.preflight = workflow.GetVersion(ctx, preflightChange, workflow.DefaultVersion, preflightFirst) >= preflightFirst
 	}
@@ -241,7 +244,7 @@ func (d *deploy) deployHostV0(ctx workflow.Context, t activities.Target) (warnin
 			h.outcome.Previous = st.Current
 		}
 	} else {
-		sync := activities.SyncInput{Target: t, Version: in.Version, Bundle: in.Bundle}
+		sync := activities.SyncInput{Target: t, Version: in.Version, Bundle: in.Bundle, Ref: d.ref}
 		if err := d.step(ctx, host, "sync", transferStep, a.SyncRelease, sync, nil); err != nil {
 			return nil, err
 		}

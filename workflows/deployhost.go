@@ -139,5 +139,5 @@ func (in HostInput) validate() error {
 }
 
 func validRef(r activities.BundleRef) bool {
-	return len(r.Digest) == 64 && r.Size > 0 && r.Workflow != ""
+	return len(r.Digest) == 64 && r.Size > 0 && r.Size <= config.MaxBundleBytes && r.Workflow != ""
 }

@@ -54,7 +54,10 @@ type fleetHost struct {
 func newFleetRun(ctx workflow.Context, in DeployInput) *fleetRun {
 	info := workflow.GetInfo(ctx)
 	f := &fleetRun{in: in, r: *in.Spec.Rollout, id: info.WorkflowExecution.ID}
-	if in.Kind == KindDeploy {
+	switch {
+	case in.BundleRef != nil:
+		f.ref = *in.BundleRef
+	case in.Kind == KindDeploy:
 		f.ref = activities.RefOf(in.Bundle, info.WorkflowExecution.ID, info.WorkflowExecution.RunID)
 	}
 	fl := &Fleet{OnFailure: f.r.OnFailure, Limited: in.Limited}

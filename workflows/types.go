@@ -66,6 +66,10 @@ type DeployInput struct {
 	Version string      `json:"version"`
 	Kind    string      `json:"kind"`             // KindDeploy (default) or KindRollback
 	Bundle  []byte      `json:"bundle,omitempty"` // the release files, for KindDeploy
+	// BundleRef names the release files instead of carrying them: they
+	// are in the input of a ReleaseBundle run (what hoist deploy does).
+	// A deploy has Bundle or BundleRef, never both.
+	BundleRef *activities.BundleRef `json:"bundle_ref,omitempty"`
 	// Poll overrides how often container state is read while waiting.
 	Poll time.Duration `json:"poll,omitempty"`
 	// Limited is the --hosts pattern Spec.Hosts was cut down with, for

@@ -27,11 +27,16 @@ func (in DeployInput) Validate() error {
 	}
 	switch in.Kind {
 	case "", KindDeploy:
-		if len(in.Bundle) == 0 {
+		switch {
+		case len(in.Bundle) == 0 && in.BundleRef == nil:
 			add("bundle", "a deploy needs the release files (hoist deploy packs them)")
+		case len(in.Bundle) != 0 && in.BundleRef != nil:
+			add("bundle_ref", "a deploy carries its files or names them, not both")
+		case in.BundleRef != nil && !validRef(*in.BundleRef):
+			add("bundle_ref", "want the sha256 digest, size and workflow of the bundle's ReleaseBundle run")
 		}
 	case KindRollback:
-		if len(in.Bundle) != 0 {
+		if len(in.Bundle) != 0 || in.BundleRef != nil {
 			add("bundle", "a rollback ships no files")
 		}
 	default:
