@@ -223,6 +223,8 @@ func startAndFollowWith(c *ucli.Context, s Streams, cl client.Client, in workflo
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		StaticSummary:                            staticSummary(in),
 		TypedSearchAttributes:                    workflows.SearchAttributes(in),
+		// Who started it, for hoist history (visibility returns memos).
+		Memo: map[string]any{workflows.MemoBy: whoAmI()},
 	}
 	run, err := cl.ExecuteWorkflow(c.Context, opts, workflows.DeployWorkflowName, in)
 	var invalid *serviceerror.InvalidArgument

@@ -20,6 +20,10 @@ const (
 	FailureType        = "DeployFailed"
 )
 
+// MemoBy is the memo key of a deploy's starter (user@host), which
+// hoist history lists.
+const MemoBy = "by"
+
 // Kinds of deploy.
 const (
 	KindDeploy   = "deploy"   // ship a new release bundle
