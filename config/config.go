@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/rollout"
+	"github.com/hoist-dev/hoist/window"
 )
 
 // Values of Registry.Type.
@@ -65,6 +66,12 @@ type Spec struct {
 	// Rollout is hoist.yml's rollout block; nil without one: hosts go one
 	// at a time in config order, as they always have.
 	Rollout *Rollout `json:"rollout,omitempty"`
+	// Windows: when deploys may start and batches proceed; nil: always.
+	Windows *window.Spec `json:"windows,omitempty"`
+	// Notify: which of the worker's notifiers hear of which events.
+	Notify []NotifyRule `json:"notify,omitempty"`
+	// Hooks: one-off compose services run around the release.
+	Hooks *Hooks `json:"hooks,omitempty"`
 }
 
 // Host is one deploy target after the ssh: defaults were applied. Empty
@@ -299,6 +306,7 @@ func (s *Spec) problems() []*Error {
 	if s.Rollout != nil {
 		s.Rollout.problems(&p, len(s.Hosts))
 	}
+	s.aroundProblems(&p)
 	return p
 }
 

@@ -19,7 +19,7 @@ import (
 
 // The keys each mapping of hoist.yml may hold.
 var (
-	topKeys      = []string{"service", "environment", "remote_base", "files", "services", "hosts", "ssh", "registry", "wait", "health", "keep_releases", "rollout"}
+	topKeys      = []string{"service", "environment", "remote_base", "files", "services", "hosts", "ssh", "registry", "wait", "health", "keep_releases", "rollout", "windows", "notify", "hooks"}
 	hostKeys     = []string{"address", "port", "user", "name"}
 	sshKeys      = []string{"user", "port"}
 	registryKeys = []string{"server"}
@@ -231,6 +231,12 @@ func (d *decoder) spec(root *yaml.Node) (*Spec, string) {
 			s.KeepReleases, _ = d.integer(v, key)
 		case "rollout":
 			s.Rollout = d.rollout(v)
+		case "windows":
+			s.Windows = d.windows(v)
+		case "notify":
+			s.Notify = d.notify(v)
+		case "hooks":
+			s.Hooks = d.hooks(v)
 		}
 	})
 	for i := range s.Hosts {
