@@ -17,6 +17,7 @@ import (
 
 	"github.com/hoist-dev/hoist/commands"
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/notify"
 	"github.com/hoist-dev/hoist/registrycreds"
 	"github.com/hoist-dev/hoist/remote"
 	"github.com/hoist-dev/hoist/sshexec"
@@ -46,6 +47,12 @@ type Activities struct {
 	// Bundles fetches bundles a sync names by reference; nil: such a
 	// sync is refused.
 	Bundles Bundles
+	// Notify sends deploy notifications to the worker's notifiers
+	// (hoist worker --notify-config); nil: the worker has none.
+	Notifier *notify.Sender
+	// UIURL is the Temporal Web UI the notifications link to, and
+	// Namespace the deploys' namespace in it.
+	UIURL, Namespace string
 }
 
 // Error types: retry policies and the workflow match on these names.

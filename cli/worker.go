@@ -19,6 +19,7 @@ import (
 
 	"github.com/hoist-dev/hoist/activities"
 	"github.com/hoist-dev/hoist/bundlestore"
+	"github.com/hoist-dev/hoist/notify"
 	"github.com/hoist-dev/hoist/registrycreds"
 	"github.com/hoist-dev/hoist/sshexec"
 	"github.com/hoist-dev/hoist/worker"
@@ -36,6 +37,8 @@ func workerCommand(s Streams) *ucli.Command {
 			&ucli.StringFlag{Name: "registry-credentials", Usage: "YAML file of the registry credentials hosts log in with, by server: SERVER: {username, password_file | password_env} or SERVER: {ecr: {region}}; a deploy naming a server not in it is refused", EnvVars: []string{"HOIST_REGISTRY_CREDENTIALS"}},
 			&ucli.StringFlag{Name: "host-key-policy", Usage: "strict: refuse hosts not in known_hosts; accept-new: record a new host's key (a changed key is always refused)", EnvVars: []string{"HOIST_HOST_KEY_POLICY"}, Value: "strict"},
 			&ucli.IntFlag{Name: "ssh-max-dialing", Usage: "SSH connections being started (TCP dial and handshake) at once; more wait their turn, without it counting against their dial timeout", EnvVars: []string{"HOIST_SSH_MAX_DIALING"}, Value: sshexec.DefaultMaxDialing},
+			&ucli.StringFlag{Name: "notify-config", Usage: "YAML file of the notifiers hoist.yml's notify list may name (slack, dingtalk, webhook; URLs and secrets from files or the environment); a deploy naming one not in it is refused", EnvVars: []string{"HOIST_NOTIFY_CONFIG"}},
+			uiURLFlag,
 			&ucli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", EnvVars: []string{"HOIST_LOG_LEVEL"}, Value: "info"},
 		},
 		Action: func(c *ucli.Context) error {
@@ -98,11 +101,18 @@ func workerCommand(s Streams) *ucli.Command {
 				return &UsageError{Err: err}
 			}
 			defer ssh.Close()
+			notifiers, err := loadNotifiers(c.String("notify-config"), logger)
+			if err != nil {
+				return err
+			}
 			acts := &activities.Activities{
 				SSH:        ssh,
 				Registries: registries,
 				Getenv:     os.Getenv,
 				ECR:        activities.ECRClient{New: newECRClient},
+				Notifier:   notifiers,
+				UIURL:      c.String(flagUIURL),
+				Namespace:  c.String(flagNamespace),
 			}
 			cl, err := client.Dial(opts)
 			if err != nil {
@@ -157,6 +167,21 @@ func loadRegistryCredentials(path string, logger *slog.Logger) (*registrycreds.S
 		logger.Warn(w)
 	}
 	return store, nil
+}
+
+// loadNotifiers reads the worker's notifiers file; its URLs and secrets
+// are read now, so a missing one stops the worker at start.
+func loadNotifiers(path string, logger *slog.Logger) (*notify.Sender, error) {
+	if path == "" {
+		logger.Info("no --notify-config: deploys whose hoist.yml has a notify list are refused")
+		return nil, nil
+	}
+	set, err := notify.Load(path, os.Getenv)
+	if err != nil {
+		return nil, Usagef("--notify-config: %v", err)
+	}
+	logger.Info("notifiers loaded", "notifiers", set.String())
+	return &notify.Sender{Set: set}, nil
 }
 
 // newECRClient builds an ECR client from the SDK's default chain

@@ -49,7 +49,16 @@ func Deploy(ctx workflow.Context, in DeployInput) (*DeployResult, error) {
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return d.progress, nil }); err != nil {
 		return nil, err
 	}
-	return d.run(ctx)
+	if !hardened || !in.hasAround() {
+		return d.run(ctx)
+	}
+	r := newAround(ctx, in, func(p string, until time.Time) { d.progress.Phase, d.progress.Until = p, until })
+	if err := r.begin(ctx); err != nil {
+		d.progress.Phase = "done"
+		return r.end(ctx, nil, err)
+	}
+	res, err := d.run(ctx)
+	return r.end(ctx, res, err)
 }
 
 // The hardening change (issue 8): the workflow validates its input;

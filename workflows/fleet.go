@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/hoist-dev/hoist/activities"
 	"github.com/hoist-dev/hoist/config"
+	"github.com/hoist-dev/hoist/notify"
 	"github.com/hoist-dev/hoist/rollout"
 )
 
@@ -36,6 +38,7 @@ type fleetRun struct {
 
 	progress Progress
 	decision *Approval // the answer to the wait in progress
+	around   *around   // start time, windows, notifications; nil without them
 	stop     string    // why no more hosts start, once it is so
 	warnings []string
 }
@@ -96,9 +99,19 @@ func runFleet(ctx workflow.Context, in DeployInput) (*DeployResult, error) {
 		workflow.UpdateHandlerOptions{Validator: f.validateDecision}); err != nil {
 		return nil, err
 	}
+	if !in.hasAround() {
+		res, err := f.run(ctx)
+		f.progress.Phase = "done"
+		return res, err
+	}
+	f.around = newAround(ctx, in, func(p string, until time.Time) { f.progress.Phase, f.progress.Until = p, until })
+	if err := f.around.begin(ctx); err != nil {
+		f.progress.Phase = "done"
+		return f.around.end(ctx, nil, err)
+	}
 	res, err := f.run(ctx)
 	f.progress.Phase = "done"
-	return res, err
+	return f.around.end(ctx, res, err)
 }
 
 func (f *fleetRun) run(ctx workflow.Context) (*DeployResult, error) {
@@ -130,6 +143,16 @@ func (f *fleetRun) run(ctx workflow.Context) (*DeployResult, error) {
 			if err := f.await(ctx, b+1, reason); err != nil {
 				return nil, f.compensate(ctx)
 			}
+		}
+		if f.around != nil {
+			// The next batch proceeds only inside the deploy windows.
+			if err := f.around.window(ctx, fmt.Sprintf("batch %d", b+2)); err != nil {
+				if f.stop == "" {
+					f.stop = fmt.Sprintf("batch %d held: %s", b+2, rootMessage(err))
+				}
+				return nil, f.compensate(ctx)
+			}
+			f.progress.Phase = "deploying"
 		}
 	}
 	return f.finish()
@@ -289,6 +312,10 @@ func (f *fleetRun) await(ctx workflow.Context, b int, reason string) error {
 	f.decision = nil
 	f.fleet().Waiting = &ApprovalWait{AfterBatch: b, Reason: reason, Since: now, Deadline: now.Add(f.r.ApprovalTimeout)}
 	f.progress.Phase = "waiting for approval"
+	if f.around != nil {
+		f.around.notifyKeyed(ctx, notify.EventAwaitingApproval, fmt.Sprintf("%s/batch-%d", notify.EventAwaitingApproval, b),
+			fmt.Sprintf("waiting for approval after batch %d of %d", b, len(f.batches)), reason)
+	}
 	got, err := workflow.AwaitWithTimeout(ctx, f.r.ApprovalTimeout, func() bool { return f.decision != nil })
 	f.fleet().Waiting = nil
 	f.progress.Phase = "deploying"

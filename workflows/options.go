@@ -61,6 +61,18 @@ var (
 	}
 )
 
+// notifyStep: one notification. The heartbeat is its mark of having
+// started to send (activities.Notify): a worker that dies mid-send is
+// found within the heartbeat timeout, and the retry does not send twice.
+var notifyStep = workflow.ActivityOptions{
+	StartToCloseTimeout: 30 * time.Second,
+	HeartbeatTimeout:    15 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 6,
+		NonRetryableErrorTypes: []string{activities.ErrInvalid, activities.ErrNotify},
+	},
+}
+
 // waitStep bounds the running check by its window.
 func waitStep(window time.Duration) workflow.ActivityOptions {
 	return workflow.ActivityOptions{

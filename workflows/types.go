@@ -79,6 +79,11 @@ type DeployInput struct {
 	// Limited is the --hosts pattern Spec.Hosts was cut down with, for
 	// the record and the summary; "" when the deploy covers every host.
 	Limited string `json:"limited,omitempty"`
+	// At: hoist deploy --at; the deploy waits for it on a durable timer
+	// (cancel removes it; status and watch show it waiting).
+	At *time.Time `json:"at,omitempty"`
+	// WindowOverride: hoist deploy --ignore-window --reason.
+	WindowOverride *WindowOverride `json:"window_override,omitempty"`
 }
 
 // HostOutcome is what happened on one host.
@@ -140,6 +145,11 @@ type FailureDetails struct {
 	Mixed bool `json:"mixed,omitempty"`
 	// Fleet is the rollout's summary, for a spec with a rollout block.
 	Fleet *Fleet `json:"fleet,omitempty"`
+	// Refused: the deploy windows did not allow it (outside: refuse);
+	// nothing was touched.
+	Refused bool `json:"refused,omitempty"`
+	// Notices: notifications that failed; they change no outcome.
+	Notices []string `json:"notices,omitempty"`
 }
 
 // Event is one step on one host, for `hoist deploy`'s live output and the
@@ -158,7 +168,9 @@ type Progress struct {
 	Kind    string  `json:"kind"`    // KindDeploy or KindRollback
 	Version string  `json:"version"` // the release deployed or rolled back to
 	Events  []Event `json:"events"`
-	Phase   string  `json:"phase"` // deploying | waiting for approval | rolling back | done
+	Phase   string  `json:"phase"` // scheduled | waiting for window | pre-flight | deploying | waiting for approval | rolling back | done
+	// Until: when a scheduled deploy starts, or its window opens.
+	Until time.Time `json:"until,omitempty"`
 	// Fleet is the rollout's state, for a spec with a rollout block.
 	Fleet *Fleet `json:"fleet,omitempty"`
 }

@@ -53,6 +53,7 @@ func (in DeployInput) Validate() error {
 	if err := in.Spec.Validate(); err != nil {
 		problems = append(problems, err)
 	}
+	in.validateAround(add)
 	if in.Limited != "" && len(in.Limited) > 200 {
 		add("limited", "the --hosts pattern is limited to 200 bytes")
 	}
