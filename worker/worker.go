@@ -72,4 +72,5 @@ func RegisterWorkflows(r interface {
 	r.RegisterWorkflowWithOptions(workflows.Status, workflow.RegisterOptions{Name: workflows.StatusWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.DeployHost, workflow.RegisterOptions{Name: workflows.DeployHostWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.ReleaseBundle, workflow.RegisterOptions{Name: workflows.ReleaseBundleWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.ScheduledDeploy, workflow.RegisterOptions{Name: workflows.ScheduledDeployWorkflowName})
 }
