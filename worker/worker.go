@@ -72,5 +72,7 @@ func RegisterWorkflows(r interface {
 	r.RegisterWorkflowWithOptions(workflows.Status, workflow.RegisterOptions{Name: workflows.StatusWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.DeployHost, workflow.RegisterOptions{Name: workflows.DeployHostWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.ReleaseBundle, workflow.RegisterOptions{Name: workflows.ReleaseBundleWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.Logs, workflow.RegisterOptions{Name: workflows.LogsWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.Exec, workflow.RegisterOptions{Name: workflows.ExecWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.ScheduledDeploy, workflow.RegisterOptions{Name: workflows.ScheduledDeployWorkflowName})
 }
