@@ -15,6 +15,7 @@ func commands(s Streams) []*ucli.Command {
 		statusCommand(s),
 		cancelCommand(s),
 		watchCommand(s),
+		scheduleCommand(s),
 		workerCommand(s),
 		codecServerCommand(s),
 		codecKeyCommand(s),

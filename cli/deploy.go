@@ -45,7 +45,10 @@ A bundle holding an env file (.env, or an env_file the compose file
 names) is refused unless payloads are encrypted: see hoist codec-key.`,
 		Flags: []ucli.Flag{
 			configFlag, detachFlag("deploy"), attachFlag, uiURLFlag, waitForWorkerFlag, hostsFlag, outputFlag,
-			&ucli.StringFlag{Name: "version", Usage: "release version [0-9A-Za-z._-]{1,64} (default: now, UTC, as YYYYMMDDhhmmss)"},
+			&ucli.StringFlag{Name: "version", Usage: "release version [0-9A-Za-z._-]{1,64} (default: now, UTC, as YYYYMMDDhhmmss; with --at, that time)"},
+			&ucli.StringFlag{Name: "at", Usage: "start the deploy then, not now: RFC 3339 (2026-12-24T02:00:00Z) or HH:MM in windows.timezone (UTC without one); accepted now, it waits on a durable timer in Temporal, holding the service's lock; hoist watch and status show it, hoist cancel removes it; returns at once"},
+			&ucli.BoolFlag{Name: "ignore-window", Usage: "deploy even outside hoist.yml's deploy windows (needs --reason; recorded in the history)"},
+			&ucli.StringFlag{Name: "reason", Usage: "why --ignore-window, recorded in the history"},
 		},
 		Action: func(c *ucli.Context) error {
 			if _, err := jsonOutput(c); err != nil {
@@ -60,9 +63,31 @@ names) is refused unless payloads are encrypted: see hoist codec-key.`,
 			if err != nil {
 				return err
 			}
+			var at *time.Time
+			if v := c.String("at"); v != "" {
+				loc := time.UTC
+				if spec.Windows != nil && spec.Windows.Timezone != "" {
+					if loc, err = time.LoadLocation(spec.Windows.Timezone); err != nil {
+						return Usagef("windows.timezone: %v", err)
+					}
+				}
+				t, err := parseAt(v, time.Now(), loc)
+				if err != nil {
+					return &UsageError{Err: err}
+				}
+				at = &t
+			}
+			override, err := windowOverride(c)
+			if err != nil {
+				return err
+			}
 			version := c.String("version")
 			if version == "" {
-				version = config.NewVersion(time.Now())
+				when := time.Now()
+				if at != nil {
+					when = *at
+				}
+				version = config.NewVersion(when)
 			}
 			if err := config.ValidateVersion(version); err != nil {
 				return &UsageError{Err: err}
@@ -77,7 +102,8 @@ names) is refused unless payloads are encrypted: see hoist codec-key.`,
 			if err := checkSecretsEncrypted(c, spec, bundle); err != nil {
 				return err
 			}
-			in := workflows.DeployInput{Spec: *spec, Version: version, Kind: workflows.KindDeploy, Bundle: bundle, Limited: limited}
+			in := workflows.DeployInput{Spec: *spec, Version: version, Kind: workflows.KindDeploy, Bundle: bundle, Limited: limited,
+				At: at, WindowOverride: override}
 			sayLimited(c, s, in, total)
 			return startAndFollow(c, s, in, total)
 		},
@@ -161,6 +187,20 @@ func sayLimited(c *ucli.Context, s Streams, in workflows.DeployInput, total int)
 	fmt.Fprintln(w, limitedLine(in.Limited, in.Spec.Hosts, total))
 }
 
+// windowOverride is --ignore-window --reason, with who gave it.
+func windowOverride(c *ucli.Context) (*workflows.WindowOverride, error) {
+	reason := strings.TrimSpace(c.String("reason"))
+	switch {
+	case !c.Bool("ignore-window") && reason == "":
+		return nil, nil
+	case !c.Bool("ignore-window"):
+		return nil, Usagef("--reason goes with --ignore-window")
+	case reason == "":
+		return nil, Usagef("--ignore-window needs --reason TEXT: why this deploy goes outside its windows (recorded in the history)")
+	}
+	return &workflows.WindowOverride{Reason: reason, By: whoAmI()}, nil
+}
+
 // checkReleaseName refuses a version the config rule allows but the
 // release layout cannot hold: "current" is the link itself, and names
 // starting with "." are hoist's own (.current.tmp, the link it switches
@@ -210,8 +250,12 @@ func startAndFollowWith(c *ucli.Context, s Streams, cl client.Client, in workflo
 	if err := checkWorker(c, cl); err != nil {
 		return err
 	}
-	if err := holdBundle(c, cl, &in); err != nil {
-		return err
+	if in.At == nil {
+		// A deploy that waits for --at keeps its files in its own input:
+		// a holder run could pass the namespace's retention before it starts.
+		if err := holdBundle(c, cl, &in); err != nil {
+			return err
+		}
 	}
 	env := in.Spec.EnvironmentName()
 	id := workflows.DeployWorkflowID(in.Spec.Service, env)
@@ -250,6 +294,11 @@ func startAndFollowWith(c *ucli.Context, s Streams, cl client.Client, in workflo
 	}
 	link := workflowLink(c, id, run.GetRunID())
 	asJSON, _ := jsonOutput(c)
+	if in.At != nil {
+		fmt.Fprintf(s.Out, "Scheduled %s of %s version %s for %s (in %s)\nEnvironment: %s\nWorkflow: %s (run %s)\nWeb UI:   %s\n`hoist watch` follows it, `hoist cancel` removes it.\n",
+			in.Kind, in.Spec.Service, in.Version, in.At.UTC().Format(time.RFC3339), time.Until(*in.At).Round(time.Second), env, id, run.GetRunID(), link)
+		return nil
+	}
 	if c.Bool("detach") {
 		if asJSON {
 			e := ending{kind: in.Kind, version: in.Version, outcome: jsonStarted, code: ExitOK,

@@ -19,7 +19,7 @@ const (
 	ExitRolledBack  = 1   // the deploy failed and every host it changed is back on its previous release, which serves
 	ExitUsage       = 2   // flags, hoist.yml, the files or the setup are wrong: nothing was touched
 	ExitUnsafe      = 3   // failed and not safe: the rollback failed, a first deploy failed (nothing to roll back to), or hoist cannot tell
-	ExitBusy        = 4   // refused: another deploy or rollback of the service and environment runs
+	ExitBusy        = 4   // refused: another deploy or rollback of the service and environment runs, or outside the deploy windows
 	ExitMixed       = 5   // a rollout ended with hosts on both releases, by design (max_failed, on_failure: halt)
 	ExitInterrupted = 130 // the CLI was interrupted; the deploy goes on (`hoist watch` re-attaches)
 )
@@ -32,7 +32,7 @@ var exitCodes = []struct {
 	{ExitRolledBack, "failed and rolled back cleanly: the previous release serves"},
 	{ExitUsage, "usage, config or setup error (no worker, Temporal unreachable, env file in cleartext, no worker credential for the registry): nothing was touched"},
 	{ExitUnsafe, "failed and not safe: the rollback failed, a first deploy failed with nothing to roll back to, or hoist cannot tell what a host runs; a human is needed"},
-	{ExitBusy, "refused: another deploy or rollback of the service and environment is running"},
+	{ExitBusy, "refused: another deploy or rollback of the service and environment is running, or the deploy windows do not allow it (outside: refuse): nothing was touched"},
 	{ExitMixed, "a rollout ended with hosts on both releases: failures within max_failed, or on_failure: halt stopped it; every host the new release failed on is back on its previous release; the summary lists which host runs what"},
 	{ExitInterrupted, "the CLI was interrupted; the deploy goes on (`hoist watch` re-attaches)"},
 }
@@ -92,6 +92,9 @@ func interrupted(format string, args ...any) error {
 func failureCode(d workflows.FailureDetails) int {
 	if d.Setup {
 		return ExitUsage
+	}
+	if d.Refused {
+		return ExitBusy
 	}
 	if d.RollbackFailed || d.NothingToRollBackTo {
 		return ExitUnsafe

@@ -54,6 +54,7 @@ func follow(c *ucli.Context, s Streams, cl client.Client, run client.WorkflowRun
 		}
 	}
 	steps := &stepPrinter{w: s.Out}
+	waits := &waitNotices{w: s.Out}
 	retries := &retryNotices{w: s.Out, fc: failureConverter(c), seen: map[string]bool{}}
 	tick := time.NewTicker(progressEvery)
 	defer tick.Stop()
@@ -69,6 +70,7 @@ func follow(c *ucli.Context, s Streams, cl client.Client, run client.WorkflowRun
 		if !ok {
 			return
 		}
+		waits.print(p)
 		if p.Fleet == nil {
 			if view == nil {
 				steps.print(p)
@@ -150,6 +152,33 @@ func approveHint(c *ucli.Context) string {
 
 func interruptedFollow(run client.WorkflowRun) error {
 	return interrupted("interrupted: the deploy goes on; `hoist watch` re-attaches (workflow %s, run %s)", run.GetID(), run.GetRunID())
+}
+
+// waitNotices says, once per wait, that the deploy waits for its start
+// time or its deploy window, and until when.
+type waitNotices struct {
+	w    io.Writer
+	last string
+}
+
+func (n *waitNotices) print(p workflows.Progress) {
+	line := waitLine(p)
+	if line != "" && line != n.last {
+		fmt.Fprintln(n.w, line)
+	}
+	n.last = line
+}
+
+// waitLine is what a waiting deploy waits for; "" when it does not wait.
+func waitLine(p workflows.Progress) string {
+	until := p.Until.UTC().Format(time.RFC3339)
+	switch p.Phase {
+	case workflows.PhaseScheduled:
+		return fmt.Sprintf("⏳ Scheduled: starts at %s (hoist cancel removes it)", until)
+	case workflows.PhaseWindowWait:
+		return fmt.Sprintf("⏳ Outside its deploy windows: waiting until %s (hoist deploy --ignore-window --reason TEXT overrides; hoist cancel stops it)", until)
+	}
+	return ""
 }
 
 // stepPrinter prints finished steps not printed yet, in order, stopping

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/mocks"
 
@@ -93,7 +94,12 @@ batch 2 (1 host):
 // statusFake answers one status workflow with hosts, checking that the
 // status read carries no rollout block.
 func statusFake(t *testing.T, res workflows.StatusResult) *mocks.Client {
-	fake := newFake(t)
+	return statusFakeWith(t, res, newFake(t))
+}
+
+// statusFakeWith adds the status workflow to fake, whose expectations
+// set first (a running deploy) take precedence.
+func statusFakeWith(t *testing.T, res workflows.StatusResult, fake *mocks.Client) *mocks.Client {
 	fake.On("DescribeTaskQueue", mock.Anything, "q", enums.TASK_QUEUE_TYPE_WORKFLOW).Return(pollers(true), nil)
 	run := mocks.NewWorkflowRun(t)
 	run.On("Get", mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
@@ -102,6 +108,8 @@ func statusFake(t *testing.T, res workflows.StatusResult) *mocks.Client {
 	fake.On("ExecuteWorkflow", mock.Anything, mock.Anything, workflows.StatusWorkflowName, mock.MatchedBy(func(in workflows.StatusInput) bool {
 		return in.Spec.Rollout == nil && len(in.Spec.Hosts) == len(res.Hosts)
 	})).Return(run, nil).Once()
+	// status asks whether a deploy runs; here none ever ran.
+	fake.On("DescribeWorkflowExecution", mock.Anything, mock.Anything, "").Return(nil, serviceerror.NewNotFound("not found")).Maybe()
 	return fake
 }
 

@@ -40,6 +40,9 @@ func statusCommand(s Streams) *ucli.Command {
 				} else {
 					fmt.Fprintf(s.Out, "%s (%s environment)\n", spec.Service, spec.EnvironmentName())
 					fmt.Fprintln(s.Out, fleetReleases(st).text())
+					if line := runningLine(c, cl, spec); line != "" {
+						fmt.Fprintln(s.Out, line)
+					}
 					printStatus(s, st)
 				}
 				if len(st.Errors) > 0 {
@@ -49,6 +52,25 @@ func statusCommand(s Streams) *ucli.Command {
 			})
 		},
 	}
+}
+
+// runningLine says what deploy of the service runs now, and what it
+// waits for (its --at time, its window, an approval); "" when none runs.
+func runningLine(c *ucli.Context, cl client.Client, spec *config.Spec) string {
+	r, err := runningDeploy(c, cl, spec)
+	if err != nil || r == nil {
+		return ""
+	}
+	line := "In progress: " + r.what(spec.Service, spec.EnvironmentName())
+	if p, ok := queryProgress(c.Context, cl, r.id, r.runID); ok {
+		if w := waitLine(p); w != "" {
+			return line + "\n" + w
+		}
+		if p.Phase != "" {
+			line += " (" + p.Phase + ")"
+		}
+	}
+	return line
 }
 
 // readStatusWith runs the status workflow: the workers hold the SSH keys.

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"encoding/json"
+	"github.com/stretchr/testify/mock"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hoist-dev/hoist/activities"
 	cmds "github.com/hoist-dev/hoist/commands"
@@ -74,5 +76,21 @@ func TestStatusFleetLineAndJSON(t *testing.T) {
 	wantKeys(t, host["containers"].([]any)[0].(map[string]any), "name", "service", "status", "health", "restart_count")
 	if host["read"] != true || got["hosts"].([]any)[2].(map[string]any)["read"] != false {
 		t.Errorf("read flags: %v", got["hosts"])
+	}
+}
+
+// A deploy waiting for its --at time shows in status, with when it starts.
+func TestStatusShowsScheduledDeploy(t *testing.T) {
+	cfg := planConfig(t, "  - {address: 10.77.0.11, name: h1}\n", "")
+	res := workflows.StatusResult{Hosts: []activities.HostStatus{hostOn("10.77.0.11", "h1", "v1")}}
+	fake := newFake(t)
+	fake.On("DescribeWorkflowExecution", mock.Anything, "deploy/web/staging", "").Return(runningDeployOf(t, "deploy/web/staging", "run-1", "v2"), nil).Once()
+	at := time.Date(2026, 12, 24, 2, 0, 0, 0, time.UTC)
+	fake.On("QueryWorkflow", mock.Anything, "deploy/web/staging", "run-1", workflows.ProgressQuery).
+		Return(encoded(t, workflows.Progress{Kind: workflows.KindDeploy, Version: "v2", Phase: workflows.PhaseScheduled, Until: at}), nil)
+	code, out, _ := runWith(t, statusFakeWith(t, res, fake), "status", "-c", cfg)
+	if code != ExitOK || !strings.Contains(out, "\nIn progress: deploy of web (staging) version v2\n") ||
+		!strings.Contains(out, "\n⏳ Scheduled: starts at 2026-12-24T02:00:00Z (hoist cancel removes it)\n") {
+		t.Fatalf("exit %d, stdout:\n%s", code, out)
 	}
 }
