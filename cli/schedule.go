@@ -442,7 +442,9 @@ func overlapName(p enums.ScheduleOverlapPolicy) string {
 	case enums.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE:
 		return workflows.OverlapBufferOne
 	}
-	return strings.ToLower(strings.TrimPrefix(p.String(), "SCHEDULE_OVERLAP_POLICY_"))
+	// Not one hoist sets: Temporal's name for it, in --overlap's style.
+	name := strings.TrimPrefix(enums.ScheduleOverlapPolicy_name[int32(p)], "SCHEDULE_OVERLAP_POLICY_")
+	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
 }
 
 // scheduleRef is the schedule a command names.
@@ -635,7 +637,8 @@ func runOutcome(ctx context.Context, cl client.Client, id, runID string) (outcom
 	case enums.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
 		return "timed out", "", ""
 	default:
-		return strings.ToLower(strings.TrimPrefix(st.String(), "WORKFLOW_EXECUTION_STATUS_")), "", ""
+		name := strings.TrimPrefix(enums.WorkflowExecutionStatus_name[int32(st)], "WORKFLOW_EXECUTION_STATUS_")
+		return strings.ReplaceAll(strings.ToLower(name), "_", " "), "", ""
 	}
 }
 
