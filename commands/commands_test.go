@@ -24,6 +24,7 @@ func TestBuilders(t *testing.T) {
 		{"clear failed", l.ClearFailed("v2").String(), `rm -f -- '/srv/my apps/web/v2/.hoist-failed'`},
 		{"remove", l.RemoveReleases("v1", "v0").String(), `rm -rf -- '/srv/my apps/web/v1' '/srv/my apps/web/v0'`},
 		{"pull", c.Pull().String(), `cd '/srv/my apps/web/20251121050000' && docker --config '/srv/my apps/web/.docker' compose --project-name web pull --quiet`},
+		{"hook", c.RunHook("db-migrate").String(), `cd '/srv/my apps/web/20251121050000' && docker --config '/srv/my apps/web/.docker' compose --project-name web run --rm --no-deps -T db-migrate`},
 		{"up", c.Up().String(), `cd '/srv/my apps/web/20251121050000' && date -u +%Y-%m-%dT%H:%M:%S.%NZ && docker --config '/srv/my apps/web/.docker' compose --project-name web up --detach --remove-orphans`},
 		{"down", c.Down().String(), `cd '/srv/my apps/web/20251121050000' && docker --config '/srv/my apps/web/.docker' compose --project-name web down --remove-orphans`},
 		{"ids", c.ContainerIDs("api", "worker").String(), `cd '/srv/my apps/web/20251121050000' && docker --config '/srv/my apps/web/.docker' compose --project-name web ps --all --quiet api worker`},

@@ -49,6 +49,13 @@ func (c Compose) Up() remote.Command {
 	return remote.Command{Dir: up.Dir, Steps: append([][]string{hostClock}, up.Steps...)}
 }
 
+// RunHook runs a one-off service of the release, as hooks do: removed
+// when it ends, without starting its dependencies (the release's own
+// services are what it works on), with no TTY (its output is logged).
+func (c Compose) RunHook(service string) remote.Command {
+	return c.cmd("run", "--rm", "--no-deps", "-T", service)
+}
+
 // Down stops and removes the project's containers.
 func (c Compose) Down() remote.Command { return c.cmd("down", "--remove-orphans") }
 

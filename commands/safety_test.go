@@ -64,6 +64,7 @@ func buildAll(base, version string) []built {
 	add("RemoveReleases/2", true, func() remote.Command { return l.RemoveReleases("v1", version) })
 	add("Compose.Pull", true, c.Pull)
 	add("Compose.Up", true, c.Up)
+	add("Compose.RunHook", true, func() remote.Command { return c.RunHook("migrate") })
 	add("Compose.Down", true, c.Down)
 	add("Compose.Stop", true, c.Stop)
 	add("Compose.ContainerIDs", true, func() remote.Command { return c.ContainerIDs("web") })
@@ -90,7 +91,7 @@ var (
 	covered = []string{"Layout.EnsureBase", "Layout.Inspect", "Layout.BaseExists", "Layout.SwitchCurrent",
 		"Layout.MarkFailed", "Layout.ClearFailed", "Layout.MarkGood", "Layout.GoodServices", "Layout.Locked",
 		"Layout.RemoveReleases", "Layout.Release",
-		"Compose.Pull", "Compose.Up", "Compose.Down", "Compose.Stop", "Compose.ContainerIDs", "Compose.SaveLogs", "Compose.ReadEnvFiles"}
+		"Compose.Pull", "Compose.Up", "Compose.RunHook", "Compose.Down", "Compose.Stop", "Compose.ContainerIDs", "Compose.SaveLogs", "Compose.ReadEnvFiles"}
 	pathless = map[string]remote.Command{
 		"ContainerLogs":     ContainerLogs("abc", 5),
 		"InspectContainers": InspectContainers("a1", "b2"),

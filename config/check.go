@@ -431,3 +431,6 @@ func CheckRegion(v string) string { return checkRegion(v) }
 
 // CheckEnvName is what is wrong with an environment variable name, or "".
 func CheckEnvName(v string) string { return checkEnvName(v) }
+
+// CheckServiceName checks a compose service name (a hook's, say).
+func CheckServiceName(v string) string { return checkServiceName(v) }

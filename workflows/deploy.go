@@ -92,6 +92,8 @@ type deploy struct {
 	fleet bool
 	ref   activities.BundleRef
 	pause time.Duration
+	// onceHost: this child's host is the rollout's first (once hooks).
+	onceHost bool
 }
 
 // hostRun is what the deploy did to one host: the saga's record of what
@@ -109,6 +111,8 @@ type hostRun struct {
 	failedCheck bool
 	envFiles    []string // the new release's env files, for redaction
 	skip        bool     // a rollout leaves the host alone: it runs the version already
+	onceHost    bool     // the deploy's first host: once hooks run here
+	hookWarns   []string // optional hooks that failed
 	outcome     HostOutcome
 }
 

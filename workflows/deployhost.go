@@ -23,7 +23,7 @@ func DeployHost(ctx workflow.Context, in HostInput) (*HostResult, error) {
 	d := &deploy{
 		in:       DeployInput{Spec: in.Spec, Version: in.Version, Kind: in.Kind, Poll: in.Poll},
 		hardened: true, preflight: true, fleet: true,
-		ref: in.Bundle, pause: in.Pause,
+		ref: in.Bundle, pause: in.Pause, onceHost: in.OnceHost,
 		progress: Progress{Kind: in.Kind, Version: in.Version, Phase: "deploying"},
 	}
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return d.progress, nil }); err != nil {

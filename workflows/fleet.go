@@ -548,7 +548,7 @@ func (f *fleetRun) each(ctx workflow.Context, hosts []*fleetHost, fn func(workfl
 // child runs one phase of one host as a DeployHost child workflow.
 func (f *fleetRun) child(ctx workflow.Context, h *fleetHost, phase string) (*HostResult, error) {
 	in := HostInput{Spec: h.spec, Version: f.in.Version, Kind: f.in.Kind, Phase: phase, Poll: f.in.Poll, Pause: f.r.Pause,
-		Prepared: h.prepared, Changed: h.changed}
+		Prepared: h.prepared, Changed: h.changed, OnceHost: h == f.batches[0][0]}
 	if phase == PhasePrepare || phase == PhaseDeploy {
 		in.Bundle = f.ref
 	}

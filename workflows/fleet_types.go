@@ -45,6 +45,8 @@ type HostInput struct {
 	Prepared *HostPrepared `json:"prepared,omitempty"`
 	// Changed is what start did to the host, for revert.
 	Changed *HostChanged `json:"changed,omitempty"`
+	// OnceHost: the first host of the first batch, where once hooks run.
+	OnceHost bool `json:"once_host,omitempty"`
 }
 
 // HostPrepared is what a host's prepare phase found and did.

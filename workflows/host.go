@@ -100,6 +100,16 @@ func (d *deploy) skipHost(ctx workflow.Context, h *hostRun) *hostRun {
 func (d *deploy) startHost(ctx workflow.Context, h *hostRun) (warnings []string, err error) {
 	in, t, host := d.in, h.t, h.t.Label()
 	rel := activities.ReleaseInput{Target: t, Version: in.Version}
+	if d.fleet {
+		h.onceHost = d.onceHost // the rollout knows which host is its first
+	} else {
+		h.onceHost = len(d.hosts) > 0 && d.hosts[0] == h
+	}
+	if w, err := d.hooks(ctx, h, config.HookBeforeUp); err != nil {
+		return nil, err // nothing on the host changed yet
+	} else {
+		warnings = append(warnings, w...)
+	}
 	if h.current != in.Version {
 		h.switched = true // before the step: a switch whose reply was lost is still undone
 		if err := d.step(ctx, host, "switch current", quickStep, a.SwitchCurrent, rel, nil); err != nil {
@@ -131,6 +141,18 @@ func (d *deploy) startHost(ctx workflow.Context, h *hostRun) (warnings []string,
 	if wr.Unchecked != "" {
 		d.note(ctx, host, "unchecked services", "warning", wr.Unchecked)
 		warnings = append(warnings, fmt.Sprintf("host %s: %s", host, wr.Unchecked))
+	}
+	accepted := wr.Verdict == commands.Healthy.String() ||
+		wr.Verdict == commands.Unhealthy.String() && in.Spec.Health.Unhealthy != config.HealthRollback
+	if accepted {
+		// The release runs: after_up hooks decide whether it counts as
+		// good; a required one that fails fails it like its check.
+		w, err := d.hooks(ctx, h, config.HookAfterUp)
+		warnings = append(warnings, w...)
+		if err != nil {
+			h.failedCheck = true
+			return nil, err
+		}
 	}
 	switch wr.Verdict {
 	case commands.Healthy.String():

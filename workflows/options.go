@@ -73,6 +73,15 @@ var notifyStep = workflow.ActivityOptions{
 	},
 }
 
+// hookStep: a hook, a one-off container that may run a long migration;
+// heartbeats. Retried only when the host could not be reached
+// (activities.RunHook makes a hook that ran and failed permanent).
+var hookStep = workflow.ActivityOptions{
+	StartToCloseTimeout: time.Hour,
+	HeartbeatTimeout:    heartbeatTimeout,
+	RetryPolicy:         retries(10),
+}
+
 // waitStep bounds the running check by its window.
 func waitStep(window time.Duration) workflow.ActivityOptions {
 	return workflow.ActivityOptions{

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hoist-dev/hoist/activities"
 	"github.com/hoist-dev/hoist/commands"
+	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/remote"
 )
 
@@ -92,11 +93,24 @@ func (d *deploy) fail(ctx workflow.Context, cause error) error {
 		targets = appendUnique(targets, h.prev)
 	}
 	details.RolledBackTo = strings.Join(targets, ", ")
+	if hs := d.in.Spec.Hooks.At(config.HookOnFailure); len(hs) > 0 && !cancelled {
+		// The release's on_failure hooks, on the host it failed on, once
+		// that host is back: their failures are noted, nothing more.
+		for _, h := range d.hosts {
+			if h.t.Label() == details.Host {
+				w, _ := d.hooks(cctx, h, config.HookOnFailure)
+				details.Notices = append(details.Notices, w...)
+			}
+		}
+	}
 	d.progress.Phase = "done"
 
 	msg := failureMessage(details)
 	if len(details.Logs) > 0 {
 		msg += " — logs of the failed containers are kept on the host: " + strings.Join(details.Logs, "; ")
+	}
+	if len(details.Notices) > 0 {
+		msg += " — " + strings.Join(details.Notices, "; ")
 	}
 	if cancelled {
 		return temporal.NewCanceledError(details)
