@@ -278,7 +278,7 @@ func printHistory(w io.Writer, spec *config.Spec, entries []historyEntry, now ti
 		took := "-"
 		if e.Closed != nil {
 			took = e.Closed.Sub(e.Started).Round(time.Second).String()
-		} else if e.Status == "running" {
+		} else if e.Status == "running" && now.After(e.Started) {
 			took = now.Sub(e.Started).Round(time.Second).String() + " so far"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Started.Format("2006-01-02 15:04:05Z"), took,
