@@ -16,6 +16,7 @@ const (
 	portScheduleTrigger = 18310
 	portScheduleSkip    = 18311
 	portScheduleBuffer  = 18312
+	portScheduleFailure = 18313
 )
 
 // farCron never fires while a test runs: the tests trigger runs.
@@ -286,4 +287,34 @@ func TestScheduleOverlapBufferOne(t *testing.T) {
 	}
 	s.wantState(version, suite.env.Image("v2"), "v1", version)
 	s.wantServes("frozen")
+}
+
+// A run whose deploy fails fails itself, and with --pause-on-failure the
+// schedule's own policy pauses the schedule.
+func TestSchedulePauseOnFailure(t *testing.T) {
+	t.Parallel()
+	s := newService(t, "schedfail", portScheduleFailure)
+	s.compose("crash", image("v1").crashing())
+	cfg := s.hoistYML()
+	s.createSchedule(cfg, "nightly", "--pause-on-failure")
+	id, _, version := s.trigger(cfg, "nightly")
+	run := s.finished(cfg, "nightly", id, 90*time.Second)
+	want := fmt.Sprintf("the scheduled deploy of %[1]s version %[2]s to production failed (workflow deploy/%[1]s, run ", s.name, version)
+	if run.Outcome != "failed" || !strings.HasPrefix(run.Message, want) {
+		t.Fatalf("the run: %+v\nwant failed, %q…", run, want)
+	}
+	// Temporal pauses the schedule when it sees the failure.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		v := s.describeSchedule(cfg, "nightly")
+		if v.Paused {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the schedule is not paused after its run failed: %+v", v)
+		}
+		time.Sleep(time.Second)
+	}
+	r := s.hoist("schedule", "describe", "-c", cfg, "nightly")
+	wantContains(t, "describe", r.stdout, "State:     paused", "pause on failure", id+"  failed: "+want)
 }
