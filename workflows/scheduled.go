@@ -185,7 +185,8 @@ func (h LockHolder) describe(id string) string {
 // DescribeLock reads which run holds the deploy lock id: a local activity
 // (no registration needed, a marker in history), through the worker's
 // own client. The one piece of I/O in this package, and not workflow
-// code: it runs as an activity. What it returns is only for the run's message; the lock
+// code: it runs as an activity. Histories record it by its function name,
+// DescribeLock: renaming it breaks their replay. What it returns is only for the run's message; the lock
 // itself is Temporal's refusal to start a second workflow under id.
 func DescribeLock(ctx context.Context, id string) (LockHolder, error) {
 	cl := activity.GetClient(ctx)

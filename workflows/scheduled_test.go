@@ -3,6 +3,8 @@ package workflows
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/hoist-dev/hoist/activities"
@@ -353,6 +356,38 @@ func TestScheduleIDs(t *testing.T) {
 		if _, _, _, ok := ParseScheduleID(id); ok {
 			t.Errorf("ParseScheduleID(%q) accepted", id)
 		}
+	}
+}
+
+// Runs of ScheduledDeploy recorded from the e2e suite (e2e/schedule_test.go,
+// exported with temporal workflow show -o json) replay through today's
+// code: a deployed run, a skip (a refused child start and the lock
+// holder's local activity marker), a buffer-one wait (a refused start, a
+// timer, then the deploy) and a failed deploy. TestReplayRecordedHistories
+// replays them too, with every other history.
+func TestReplayScheduledHistories(t *testing.T) {
+	for _, name := range []string{"scheduled-deployed", "scheduled-skipped", "scheduled-buffer-one", "scheduled-failed"} {
+		t.Run(name, func(t *testing.T) {
+			f, err := os.Open(filepath.Join("testdata", name+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			hist, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := hist.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes()
+			if got := a.GetWorkflowType().GetName(); got != ScheduledDeployWorkflowName {
+				t.Fatalf("recorded a %s, not a %s", got, ScheduledDeployWorkflowName)
+			}
+			r := worker.NewWorkflowReplayer()
+			r.RegisterWorkflowWithOptions(ScheduledDeploy, workflow.RegisterOptions{Name: ScheduledDeployWorkflowName})
+			exec := workflow.Execution{ID: a.GetWorkflowId(), RunID: a.GetOriginalExecutionRunId()}
+			if err := r.ReplayWorkflowHistoryWithOptions(nil, hist, worker.ReplayWorkflowHistoryOptions{OriginalExecution: exec}); err != nil {
+				t.Fatalf("replaying %s: %v", name, err)
+			}
+		})
 	}
 }
 
