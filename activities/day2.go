@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -168,6 +169,9 @@ func (a *Activities) ReadLogs(ctx context.Context, in LogsInput) (StreamResult, 
 	if err != nil {
 		return StreamResult{}, err
 	}
+	if err := a.checkServices(ctx, t, release, "logs", in.Services...); err != nil {
+		return StreamResult{}, err
+	}
 	cmd := t.Compose(release).Logs(commands.LogsOptions{Services: in.Services, Tail: in.Tail, Follow: in.Follow, Timestamps: in.Timestamps})
 	return a.stream(ctx, in.Index, t, release, "logs", cmd)
 }
@@ -185,6 +189,9 @@ func (a *Activities) ExecCommand(ctx context.Context, in ExecInput) (StreamResul
 	if err != nil {
 		return StreamResult{}, err
 	}
+	if err := a.checkServices(ctx, t, release, "exec", in.Service); err != nil {
+		return StreamResult{}, err
+	}
 	return a.stream(ctx, in.Index, t, release, "exec in "+in.Service, t.Compose(release).Exec(in.Service, in.Command))
 }
 
@@ -200,6 +207,27 @@ func (a *Activities) currentRelease(ctx context.Context, t Target, step string) 
 			fmt.Sprintf("host %s, step %s: no current release of %s in %s: nothing was deployed there (hoist deploy)", t.Label(), step, t.Service, t.Base), ErrMissing, nil)
 	}
 	return st.Current, nil
+}
+
+// checkServices refuses a service the release does not define: compose
+// would print nothing and succeed for its logs, and an exec in it would
+// fail with a status the user takes for the command's.
+func (a *Activities) checkServices(ctx context.Context, t Target, release, step string, services ...string) error {
+	if len(services) == 0 {
+		return nil
+	}
+	res, err := a.run(ctx, t, step, t.Compose(release).ServiceNames())
+	if err != nil {
+		return err
+	}
+	have := commands.ParseServiceNames(res.Stdout)
+	for _, s := range services {
+		if !slices.Contains(have, s) {
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("host %s, step %s: release %s has no service %q (its services: %s)",
+				t.Label(), step, release, s, strings.Join(have, ", ")), ErrInvalid, nil)
+		}
+	}
+	return nil
 }
 
 // stream runs cmd, keeping its output as numbered lines, heartbeating

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -76,10 +77,14 @@ func onLineOf(opts []sshexec.RunOption) func(stream, line string) {
 	return nil
 }
 
-// onV2 is a host whose current release is v2.
+// onV2 is a host whose current release is v2, with services web and
+// worker.
 func onV2(r *streamRunner, t Target) {
 	r.on(t.Layout().Inspect(), func(context.Context, func(string, string)) (sshexec.Result, error) {
 		return sshexec.Result{Stdout: "d\t1\t\tv1\x00d\t2\t\tv2\x00l\t2\tv2\tcurrent\x00"}, nil
+	})
+	r.on(t.Compose("v2").ServiceNames(), func(context.Context, func(string, string)) (sshexec.Result, error) {
+		return sshexec.Result{Stdout: "web\nworker\n"}, nil
 	})
 }
 
@@ -194,6 +199,39 @@ func TestDay2ErrorsNameHostAndClass(t *testing.T) {
 	_, err = (&Activities{SSH: r}).ExecCommand(context.Background(), ExecInput{Target: target, Service: "web", Command: []string{"true"}})
 	if got := appErrType(err); got != ErrUnreachable || !strings.Contains(err.Error(), "host h1, step exec in web") {
 		t.Fatalf("dropped connection: %s %v", got, err)
+	}
+}
+
+// A service the release does not define is refused by name, with the
+// ones it has: compose would print no logs and succeed. Without a service
+// named, none is looked up.
+func TestDay2UnknownServiceRefused(t *testing.T) {
+	r := newStreamRunner(t)
+	onV2(r, target)
+	_, err := (&Activities{SSH: r}).ReadLogs(context.Background(), LogsInput{Target: target, Tail: 1, Services: []string{"web", "wbe"}})
+	if got := appErrType(err); got != ErrInvalid+" (non-retryable)" || !strings.Contains(err.Error(), `host h1, step logs: release v2 has no service "wbe" (its services: web, worker)`) {
+		t.Fatalf("unknown service: %s %v", got, err)
+	}
+	_, err = (&Activities{SSH: r}).ExecCommand(context.Background(), ExecInput{Target: target, Service: "db", Command: []string{"ls"}})
+	if got := appErrType(err); got != ErrInvalid+" (non-retryable)" || !strings.Contains(err.Error(), `step exec: release v2 has no service "db"`) {
+		t.Fatalf("exec in unknown service: %s %v", got, err)
+	}
+	for _, c := range r.ran {
+		if strings.Contains(c, " logs ") || strings.Contains(c, " exec ") {
+			t.Errorf("ran %s for a service the release lacks", c)
+		}
+	}
+
+	r = newStreamRunner(t)
+	onV2(r, target)
+	r.on(target.Compose("v2").Logs(commands.LogsOptions{Tail: 1}), func(context.Context, func(string, string)) (sshexec.Result, error) {
+		return sshexec.Result{}, nil
+	})
+	if _, err := (&Activities{SSH: r}).ReadLogs(context.Background(), LogsInput{Target: target, Tail: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(r.ran, target.Compose("v2").ServiceNames().String()) {
+		t.Errorf("services looked up with none named: %q", r.ran)
 	}
 }
 

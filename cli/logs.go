@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -139,7 +140,7 @@ func runLogs(c *ucli.Context, s Streams, cl client.Client, in workflows.LogsInpu
 		switch {
 		case h.Error != "":
 			failed = true
-			fmt.Fprintf(s.Err, "hoist: %s: %s\n", h.Host, h.Error)
+			fmt.Fprintf(s.Err, "hoist: %s\n", hostError(h))
 		case h.Stopped:
 		case h.ExitCode != 0:
 			failed = true
@@ -156,6 +157,14 @@ func runLogs(c *ucli.Context, s Streams, cl client.Client, in workflows.LogsInpu
 		return exitWith(ExitUnsafe)
 	}
 	return nil
+}
+
+// hostError is why a host's command could not run, naming the host once.
+func hostError(h workflows.Day2Host) string {
+	if strings.HasPrefix(h.Error, "host "+h.Host+",") || strings.HasPrefix(h.Error, "host "+h.Host+":") {
+		return h.Error
+	}
+	return h.Host + ": " + h.Error
 }
 
 // exitText is how a remote command ended: "exit status 3", or "killed by

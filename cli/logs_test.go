@@ -176,7 +176,7 @@ func TestLogsSaysWhatItMissed(t *testing.T) {
 		t.Fatalf("stdout %q", out)
 	}
 	wantContains(t, errOut, "hoist: h1: 5 line(s) not shown: more output than hoist keeps",
-		"hoist: web-2: host web-2, step inspect: connection refused",
+		"hoist: host web-2, step inspect: connection refused\n",
 		"could not delete the logs run the-run-id (run run-1)", "until the namespace's retention: permission denied")
 }
 

@@ -3,6 +3,7 @@ package commands
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/hoist-dev/hoist/remote"
 )
@@ -43,6 +44,15 @@ func (c Compose) Logs(o LogsOptions) remote.Command {
 	}
 	return c.cmd(args...)
 }
+
+// ServiceNames prints the compose services the release's compose file
+// defines, one a line (ParseServiceNames reads them): day-2 commands name
+// a service, and compose itself says nothing of one it does not have
+// (logs of it print nothing and succeed).
+func (c Compose) ServiceNames() remote.Command { return c.cmd("config", "--services") }
+
+// ParseServiceNames reads ServiceNames' output.
+func ParseServiceNames(out string) []string { return strings.Fields(out) }
 
 // Exec runs argv in the running container of service (the first replica),
 // without a TTY: the output comes back as plain streams and the exit

@@ -11,7 +11,7 @@ import (
 // by the same parse-back and checkSafe as the builders of safety_test.go
 // (TestDay2BuildersSafe). They are named in its covered list so that
 // TestEveryBuilderCovered counts them; its buildAll could take them over.
-func init() { covered = append(covered, "Compose.Logs", "Compose.Exec") }
+func init() { covered = append(covered, "Compose.Logs", "Compose.Exec", "Compose.ServiceNames") }
 
 func TestDay2Builders(t *testing.T) {
 	c := Compose{Layout: Layout{Base: "/srv/my apps/web"}, Project: "web", Version: "v2"}
@@ -24,6 +24,7 @@ func TestDay2Builders(t *testing.T) {
 		{"logs", c.Logs(LogsOptions{Tail: 100}), pre + `logs --no-color --tail 100`},
 		{"logs of services", c.Logs(LogsOptions{Tail: 5, Services: []string{"api", "worker.v2"}}), pre + `logs --no-color --tail 5 api worker.v2`},
 		{"logs followed", c.Logs(LogsOptions{Tail: 10, Follow: true, Timestamps: true, Services: []string{"api"}}), pre + `logs --no-color --tail 10 --timestamps --follow api`},
+		{"services", c.ServiceNames(), pre + `config --services`},
 		{"exec", c.Exec("api", []string{"rake", "db:migrate"}), pre + `exec -T api rake db:migrate`},
 		{"exec quoted", c.Exec("api", []string{"sh", "-c", `echo "$HOME" 'x'; exit 3`}), pre + `exec -T api sh -c 'echo "$HOME" '\''x'\''; exit 3'`},
 		{"exec dashes", c.Exec("api", []string{"--help", "-T", ""}), pre + `exec -T api --help -T ''`},
@@ -45,8 +46,10 @@ func TestDay2BuildersRefuse(t *testing.T) {
 		"exec service option": func() { c.Exec("-d", []string{"ls"}) },
 		"exec no command":     func() { c.Exec("api", nil) },
 		"exec empty command":  func() { c.Exec("api", []string{""}) },
-		"logs bad version":    func() { Compose{Layout: Layout{Base: "/srv/app"}, Project: "web", Version: "../x"}.Logs(LogsOptions{Tail: 1}) },
-		"exec bad base":       func() { Compose{Layout: Layout{Base: "/"}, Project: "web", Version: "v1"}.Exec("api", []string{"ls"}) },
+		"logs bad version": func() {
+			Compose{Layout: Layout{Base: "/srv/app"}, Project: "web", Version: "../x"}.Logs(LogsOptions{Tail: 1})
+		},
+		"exec bad base": func() { Compose{Layout: Layout{Base: "/"}, Project: "web", Version: "v1"}.Exec("api", []string{"ls"}) },
 	} {
 		func() {
 			defer func() {
@@ -56,6 +59,15 @@ func TestDay2BuildersRefuse(t *testing.T) {
 			}()
 			f()
 		}()
+	}
+}
+
+func TestParseServiceNames(t *testing.T) {
+	if got := ParseServiceNames("web\nworker\n\n"); !reflect.DeepEqual(got, []string{"web", "worker"}) {
+		t.Errorf("got %q", got)
+	}
+	if got := ParseServiceNames(""); len(got) != 0 {
+		t.Errorf("empty: %q", got)
 	}
 }
 
@@ -82,7 +94,8 @@ func TestDay2BuildersSafe(t *testing.T) {
 				"Compose.Logs": func() remote.Command {
 					return c.Logs(LogsOptions{Tail: 3, Follow: true, Services: []string{"web"}})
 				},
-				"Compose.Exec": func() remote.Command { return c.Exec("web", append([]string{"sh"}, hostileWords...)) },
+				"Compose.Exec":         func() remote.Command { return c.Exec("web", append([]string{"sh"}, hostileWords...)) },
+				"Compose.ServiceNames": c.ServiceNames,
 			} {
 				var cmd remote.Command
 				var refused any
