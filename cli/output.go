@@ -65,12 +65,19 @@ func conclude(in workflows.DeployInput, res *workflows.DeployResult, err error) 
 			e.kind = res.Kind
 		}
 		e.code, e.outcome, e.fleet, e.hosts = ExitOK, jsonDeployed, res.Fleet, res.Hosts
+		// Failed notifications are said after the outcome; they change no exit code.
+		noted := func(e ending) ending {
+			for _, n := range res.Notices {
+				e.lines = append(e.lines, "ℹ️ "+n)
+			}
+			return e
+		}
 		if res.Outcome == workflows.OutcomeWarning {
 			e.outcome = jsonWarning
 			for _, w := range res.Warnings {
 				e.lines = append(e.lines, fmt.Sprintf("⚠️ Warning: %s. Monitor closely.", w))
 			}
-			return e
+			return noted(e)
 		}
 		fleet := ""
 		if res.Fleet != nil {
@@ -87,7 +94,7 @@ func conclude(in workflows.DeployInput, res *workflows.DeployResult, err error) 
 			}
 			e.lines = []string{fmt.Sprintf("✅ Successfully deployed %s version %s%s%s", in.Spec.Service, e.version, inEnv(env), fleet)}
 		}
-		return e
+		return noted(e)
 	}
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) && app.Type() == workflows.FailureType {

@@ -211,7 +211,7 @@ func (r *around) end(ctx workflow.Context, res *DeployResult, err error) (*Deplo
 		return res, err
 	}
 	if err == nil {
-		res.Warnings = append(res.Warnings, r.notices...)
+		res.Notices = append(res.Notices, r.notices...)
 		return res, nil
 	}
 	return res, withNotices(err, r.notices)

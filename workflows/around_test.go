@@ -253,7 +253,7 @@ func TestNotifyFailureIsAWarning(t *testing.T) {
 	f := onV1("h1")
 	o := outbox{fail: map[notify.Event]error{notify.EventSucceeded: temporal.NewNonRetryableApplicationError("notify ops (succeeded): HTTP 404", activities.ErrNotify, nil)}}
 	r := deployWith(t, f, deployV2(notified(spec("h1"), "ops")), o.wire)
-	if r.err != nil || r.res.Outcome != OutcomeDeployed || len(r.res.Warnings) != 1 || !strings.Contains(r.res.Warnings[0], "notify ops (succeeded) failed: ") {
+	if r.err != nil || r.res.Outcome != OutcomeDeployed || len(r.res.Notices) != 1 || !strings.Contains(r.res.Notices[0], "notify ops (succeeded) failed: ") {
 		t.Fatalf("err %v result %+v", r.err, r.res)
 	}
 	f2 := onV1("h1")

@@ -126,6 +126,12 @@ func (in ScheduledDeployInput) Validate() error {
 	case in.BundleRef != nil:
 		add("bundle_ref", "a schedule holds its files itself: a reference would outlive what it names")
 	}
+	if in.At != nil {
+		add("at", "a scheduled run starts at its scheduled time; the schedule must not fix another")
+	}
+	if in.WindowOverride != nil {
+		add("window_override", "a schedule's runs keep to the deploy windows: --ignore-window is for one deploy, with its reason")
+	}
 	if in.Limited != "" {
 		add("limited", "a schedule deploys to every host of the service")
 	}

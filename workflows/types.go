@@ -103,12 +103,15 @@ const (
 
 // DeployResult is returned when the deploy did not fail.
 type DeployResult struct {
-	Service  string        `json:"service"`
-	Version  string        `json:"version"`
-	Kind     string        `json:"kind"`
-	Outcome  string        `json:"outcome"`
-	Warnings []string      `json:"warnings,omitempty"`
-	Hosts    []HostOutcome `json:"hosts"`
+	Service  string   `json:"service"`
+	Version  string   `json:"version"`
+	Kind     string   `json:"kind"`
+	Outcome  string   `json:"outcome"`
+	Warnings []string `json:"warnings,omitempty"`
+	// Notices: notifications that failed or went unconfirmed; they change
+	// no outcome.
+	Notices []string      `json:"notices,omitempty"`
+	Hosts   []HostOutcome `json:"hosts"`
 	// Fleet is the rollout's summary, for a spec with a rollout block.
 	Fleet *Fleet `json:"fleet,omitempty"`
 }

@@ -32,6 +32,14 @@ has_tag() {
 [[ -r $PASSWORD_FILE ]] || die "$PASSWORD_FILE missing; run scripts/testbed/testbed.sh up"
 PASSWORD=$(<"$PASSWORD_FILE")
 FORCE=${FORCE:-0}
+# The images carry testapp's binary: a changed testapp/ rebuilds them all.
+# The plain registry holds testapp:src-DIGEST of the source they were built
+# from; a registry without the current one is stale.
+SRC_TAG=src-$(cat "$REPO_ROOT"/scripts/testbed/testapp/*.go | sha256sum | cut -c1-12)
+if [[ $FORCE != 1 ]] && ! has_tag "$PLAIN" "$SRC_TAG"; then
+	has_tag "$PLAIN" v1 && log "testapp changed since the images were built ($SRC_TAG missing): rebuilding them"
+	FORCE=1
+fi
 
 # What is missing?
 todo_plain=()
@@ -97,6 +105,8 @@ if ((${#todo_auth[@]})); then
 	"$DOCKER" logout "$AUTH" >/dev/null
 fi
 
-for v in v1 v2 v3 big; do has_tag "$PLAIN" "$v" || die "$PLAIN/testapp:$v missing after push"; done
+"$DOCKER" tag "testapp:v1" "$PLAIN/testapp:$SRC_TAG"
+"$DOCKER" push -q "$PLAIN/testapp:$SRC_TAG" >/dev/null
+for v in v1 v2 v3 big "$SRC_TAG"; do has_tag "$PLAIN" "$v" || die "$PLAIN/testapp:$v missing after push"; done
 has_tag "$AUTH" v1 -u "$AUTH_USER:$PASSWORD" || die "$AUTH/testapp:v1 missing after push"
 log "images ok"

@@ -13,6 +13,11 @@
 // "/healthz" answers "ok" (or 500 "unhealthy"); "/env/NAME" answers the value
 // of environment variable NAME (404 if unset).
 //
+// "testapp -hook" is a one-off job for hoist's hooks: it appends
+// "$HOOK_NAME $VERSION" to $HOOK_FILE (a bind-mounted host folder), prints
+// a line, and exits $HOOK_EXIT (default 0), so tests see on the host
+// which hooks ran, in which order, and can make one fail.
+//
 // "testapp -healthcheck" GETs http://127.0.0.1:$PORT/healthz and exits 0 on 200,
 // 1 otherwise, so a compose healthcheck can be
 // `test: ["CMD", "/app", "-healthcheck"]` in an image without a shell.
@@ -39,6 +44,7 @@ var version = "dev"
 
 func main() {
 	healthcheck := flag.Bool("healthcheck", false, "probe http://127.0.0.1:$PORT/healthz and exit 0 (healthy) or 1")
+	hook := flag.Bool("hook", false, "append $HOOK_NAME $VERSION to $HOOK_FILE and exit $HOOK_EXIT")
 	flag.Parse()
 
 	port := os.Getenv("PORT")
@@ -50,6 +56,9 @@ func main() {
 	}
 	if *healthcheck {
 		os.Exit(probe(port))
+	}
+	if *hook {
+		os.Exit(runHook())
 	}
 
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
@@ -129,4 +138,23 @@ func probe(port string) int {
 		return 1
 	}
 	return 0
+}
+
+func runHook() int {
+	name, file := os.Getenv("HOOK_NAME"), os.Getenv("HOOK_FILE")
+	code, _ := strconv.Atoi(os.Getenv("HOOK_EXIT"))
+	if file != "" {
+		f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "hook %s: %v\n", name, err)
+			return 2
+		}
+		fmt.Fprintf(f, "%s %s\n", name, version)
+		f.Close()
+	}
+	fmt.Printf("hook %s of %s ran, exiting %d\n", name, version, code)
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "hook %s failed on purpose (HOOK_EXIT=%d)\n", name, code)
+	}
+	return code
 }
