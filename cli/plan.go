@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	ucli "github.com/urfave/cli/v2"
 	"go.temporal.io/sdk/client"
@@ -11,6 +12,7 @@ import (
 	"github.com/hoist-dev/hoist/activities"
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/rollout"
+	"github.com/hoist-dev/hoist/window"
 	"github.com/hoist-dev/hoist/workflows"
 )
 
@@ -73,6 +75,7 @@ host, and no deploy is started.`,
 				}
 			}
 			p := makePlan(spec, version, st)
+			p.Starts = startsText(spec, time.Now())
 			if asJSON {
 				if err := writeJSON(s.Out, p); err != nil {
 					return err
@@ -113,8 +116,11 @@ type plan struct {
 	// Runnable: this hoist's deploy runs the plan. Always true now; it
 	// was false for a rollout block while rollouts were only planned, and
 	// stays in the shape for the scripts that read it.
-	Runnable               bool        `json:"runnable"`
-	Hosts                  int         `json:"hosts"`
+	Runnable bool `json:"runnable"`
+	Hosts    int  `json:"hosts"`
+	// Starts: when a deploy started now would start, by hoist.yml's
+	// deploy windows; absent without a windows block.
+	Starts                 string      `json:"starts,omitempty"`
 	Preflight              bool        `json:"preflight"`
 	MaxParallel            int         `json:"max_parallel"` // as set; 0: each batch's size
 	PauseSeconds           float64     `json:"pause_seconds"`
@@ -211,6 +217,9 @@ func (p plan) print(w io.Writer) {
 		what += ", version " + p.Version
 	}
 	fmt.Fprintf(w, "%s: %s in %s; hoist plan changes nothing\n", what, count(p.Hosts, "host"), count(len(p.Batches), "batch"))
+	if p.Starts != "" {
+		fmt.Fprintf(w, "starts: %s\n", p.Starts)
+	}
 	if r := p.spec.Rollout; r != nil {
 		parallel := "batch size"
 		if r.MaxParallel > 0 {
@@ -296,4 +305,17 @@ func count(n int, noun string) string {
 		return fmt.Sprintf("%d %ses", n, noun)
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// startsText says when a deploy started at now would start, by the
+// deploy windows (the workflow decides the same way when it runs).
+func startsText(spec *config.Spec, now time.Time) string {
+	if spec.Windows == nil {
+		return ""
+	}
+	w, err := window.Parse(*spec.Windows)
+	if err != nil {
+		return "" // Load refused such a spec already
+	}
+	return w.Describe(now)
 }

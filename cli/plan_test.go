@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/api/enums/v1"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/hoist-dev/hoist/activities"
 	cmds "github.com/hoist-dev/hoist/commands"
+	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/workflows"
 )
 
@@ -277,4 +279,23 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// plan says when a deploy would start under hoist.yml's deploy windows.
+func TestPlanSaysWhenItStarts(t *testing.T) {
+	cfg := planConfig(t, fourHosts, "windows: {timezone: UTC, allow: [\"Mon 10:00-11:00\"]}\n")
+	spec, err := config.Load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := startsText(spec, time.Date(2026, 12, 8, 9, 0, 0, 0, time.UTC)) // a Tuesday
+	if !strings.Contains(got, "2026-12-14 10:00") || !strings.Contains(got, "next allowed") {
+		t.Fatalf("starts: %q", got)
+	}
+	var b strings.Builder
+	p := plan{Service: "web", Environment: "staging", Hosts: 4, spec: spec, Starts: got}
+	p.print(&b)
+	if !strings.Contains(b.String(), "\nstarts: "+got+"\n") {
+		t.Fatalf("plan output:\n%s", b.String())
+	}
 }
