@@ -173,8 +173,37 @@ func (a *Activities) ReadLogs(ctx context.Context, in LogsInput) (StreamResult, 
 		return StreamResult{}, err
 	}
 	cmd := t.Compose(release).Logs(commands.LogsOptions{Services: in.Services, Tail: in.Tail, Follow: in.Follow, Timestamps: in.Timestamps})
-	return a.stream(ctx, in.Index, t, release, "logs", cmd)
+	if !in.Follow || !activity.IsActivity(ctx) {
+		return a.stream(ctx, in.Index, t, release, "logs", cmd)
+	}
+	// A follow never ends by itself: a stopping worker (a restart of
+	// hoist worker) would wait its whole stop timeout for it. It ends the
+	// follow at once instead, and says so.
+	followCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopping := make(chan struct{})
+	go func() {
+		select {
+		case <-activity.GetWorkerStopChannel(ctx):
+			close(stopping)
+			cancel()
+		case <-followCtx.Done():
+		}
+	}()
+	res, err := a.stream(followCtx, in.Index, t, release, "logs", cmd)
+	select {
+	case <-stopping:
+		if ctx.Err() == nil {
+			return StreamResult{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("host %s, step logs: the worker following it is stopping; follow again (hoist logs --follow)", t.Label()), ErrWorkerStopping, nil)
+		}
+	default:
+	}
+	return res, err
 }
+
+// ErrWorkerStopping: a follow ended because its worker stops.
+const ErrWorkerStopping = "WorkerStopping"
 
 // ExecCommand runs the command in the service's running container of the
 // release the host serves, without a TTY or standard input. It is never

@@ -181,6 +181,30 @@ func TestReadLogsFollowEndsOnCancel(t *testing.T) {
 	}
 }
 
+// A stopping worker ends a follow at once, saying so, rather than wait
+// out its stop timeout for a command that never ends.
+func TestReadLogsFollowEndsWhenWorkerStops(t *testing.T) {
+	r := newStreamRunner(t)
+	onV2(r, target)
+	started := make(chan struct{})
+	r.on(target.Compose("v2").Logs(commands.LogsOptions{Tail: 10, Follow: true}), func(ctx context.Context, _ func(string, string)) (sshexec.Result, error) {
+		close(started)
+		<-ctx.Done()
+		return sshexec.Result{ExitCode: -1}, fmt.Errorf("ssh h1: run: %w", ctx.Err())
+	})
+	env := actEnv(&Activities{SSH: r})
+	stop := make(chan struct{})
+	env.SetWorkerStopChannel(stop)
+	go func() {
+		<-started
+		close(stop)
+	}()
+	_, err := env.ExecuteActivity((&Activities{}).ReadLogs, LogsInput{Target: target, Tail: 10, Follow: true})
+	if got := appErrType(err); got != ErrWorkerStopping+" (non-retryable)" || !strings.Contains(err.Error(), "host h1, step logs: the worker following it is stopping") {
+		t.Fatalf("got %s %v", got, err)
+	}
+}
+
 func TestDay2ErrorsNameHostAndClass(t *testing.T) {
 	r := newStreamRunner(t)
 	r.on(target.Layout().Inspect(), func(context.Context, func(string, string)) (sshexec.Result, error) {
