@@ -193,7 +193,9 @@ func runsOf(t *testing.T, prefix string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var runs []struct{ Execution struct{ WorkflowID, RunID string } }
+	var runs []struct {
+		Execution struct{ WorkflowID, RunID string }
+	}
 	if len(strings.TrimSpace(string(out))) > 0 {
 		if err := json.Unmarshal(out, &runs); err != nil {
 			t.Fatalf("temporal workflow list: %v\n%s", err, out)
@@ -407,7 +409,7 @@ func TestDay2History(t *testing.T) {
 
 	type entry struct {
 		Kind, Version, Outcome, By, Status, Link string
-		Hosts                                   []string
+		Hosts                                    []string
 	}
 	var got []entry
 	var r result
