@@ -268,54 +268,38 @@ func TestDay2ActivitiesRefuseHostileInput(t *testing.T) {
 	for i := range long {
 		long[i] = "x"
 	}
-	for name, run := range map[string]func() error{
-		"logs tail 0": func() error { _, err := acts.ReadLogs(ctx, LogsInput{Target: target, Tail: 0}); return err },
-		"logs tail over": func() error {
-			_, err := acts.ReadLogs(ctx, LogsInput{Target: target, Tail: MaxLogTail + 1})
-			return err
-		},
-		"logs service option": func() error {
-			_, err := acts.ReadLogs(ctx, LogsInput{Target: target, Tail: 1, Services: []string{"--all"}})
-			return err
-		},
-		"logs negative index": func() error { _, err := acts.ReadLogs(ctx, LogsInput{Target: target, Tail: 1, Index: -1}); return err },
-		"logs base /": func() error {
-			_, err := acts.ReadLogs(ctx, LogsInput{Target: Target{Host: "h1", Base: "/", Service: "web"}, Tail: 1})
-			return err
-		},
-		"logs host option": func() error {
-			_, err := acts.ReadLogs(ctx, LogsInput{Target: Target{Host: "-oProxyCommand=x", Base: "/srv/web", Service: "web"}, Tail: 1})
-			return err
-		},
-		"exec no command": func() error { _, err := acts.ExecCommand(ctx, ExecInput{Target: target, Service: "web"}); return err },
-		"exec empty program": func() error {
-			_, err := acts.ExecCommand(ctx, ExecInput{Target: target, Service: "web", Command: []string{""}})
-			return err
-		},
-		"exec NUL": func() error {
-			_, err := acts.ExecCommand(ctx, ExecInput{Target: target, Service: "web", Command: []string{"echo", "a\x00b"}})
-			return err
-		},
-		"exec too many words": func() error {
-			_, err := acts.ExecCommand(ctx, ExecInput{Target: target, Service: "web", Command: long})
-			return err
-		},
-		"exec too many bytes": func() error {
-			_, err := acts.ExecCommand(ctx, ExecInput{Target: target, Service: "web", Command: []string{"echo", strings.Repeat("x", MaxExecBytes)}})
-			return err
-		},
-		"exec service option": func() error {
-			_, err := acts.ExecCommand(ctx, ExecInput{Target: target, Service: "-d", Command: []string{"ls"}})
-			return err
-		},
-		"exec project invalid": func() error {
-			_, err := acts.ExecCommand(ctx, ExecInput{Target: Target{Host: "h1", Base: "/srv/web", Service: "Web"}, Service: "web", Command: []string{"ls"}})
-			return err
-		},
-	} {
-		if got := appErrType(run()); got != ErrInvalid+" (non-retryable)" {
-			t.Errorf("%s: %s, want a non-retryable %s", name, got, ErrInvalid)
+	badBase := Target{Host: "h1", Base: "/", Service: "web"}
+	badHost := Target{Host: "-oProxyCommand=x", Base: "/srv/web", Service: "web"}
+	badProject := Target{Host: "h1", Base: "/srv/web", Service: "Web"}
+	check := func(what string, err error) {
+		t.Helper()
+		if got := appErrType(err); got != ErrInvalid+" (non-retryable)" {
+			t.Errorf("%s: %s, want a non-retryable %s", what, got, ErrInvalid)
 		}
+	}
+	for name, in := range map[string]LogsInput{
+		"tail 0":         {Target: target, Tail: 0},
+		"tail over":      {Target: target, Tail: MaxLogTail + 1},
+		"service option": {Target: target, Tail: 1, Services: []string{"--all"}},
+		"negative index": {Target: target, Tail: 1, Index: -1},
+		"base /":         {Target: badBase, Tail: 1},
+		"host option":    {Target: badHost, Tail: 1},
+	} {
+		_, err := acts.ReadLogs(ctx, in)
+		check("logs "+name, err)
+	}
+	for name, in := range map[string]ExecInput{
+		"no command":      {Target: target, Service: "web"},
+		"empty program":   {Target: target, Service: "web", Command: []string{""}},
+		"NUL":             {Target: target, Service: "web", Command: []string{"echo", "a\x00b"}},
+		"too many words":  {Target: target, Service: "web", Command: long},
+		"too many bytes":  {Target: target, Service: "web", Command: []string{"echo", strings.Repeat("x", MaxExecBytes)}},
+		"service option":  {Target: target, Service: "-d", Command: []string{"ls"}},
+		"project invalid": {Target: badProject, Service: "web", Command: []string{"ls"}},
+		"base /":          {Target: badBase, Service: "web", Command: []string{"ls"}},
+	} {
+		_, err := acts.ExecCommand(ctx, in)
+		check("exec "+name, err)
 	}
 }
 
