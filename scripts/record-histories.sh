@@ -38,6 +38,8 @@ latest() {
 }
 
 export_run() { # NAME PREFIX STATUS [EXCLUDE]
+	# HOIST_RECORD_ONLY=PREFIX exports only that family (with HOIST_RECORD_SINCE: a partial run).
+	[[ -z ${HOIST_RECORD_ONLY:-} || $PREFIX == "$HOIST_RECORD_ONLY" ]] || return 0
 	read -r id run < <(latest "$2" "$3" "${4:-}")
 	[[ -n ${run:-} ]] || { echo "no $3 run of $2* since $since" >&2; exit 1; }
 	"$T" workflow show --address "$ADDR" -w "$id" -r "$run" -o json >"$OUT/$PREFIX$1.json"
@@ -58,6 +60,18 @@ TYPE=DeployHost PREFIX=fleet- export_run host-start deploy/e2e-fleet-budget- Com
 TYPE=DeployHost PREFIX=fleet- export_run host-start-failed deploy/e2e-fleet-crash-rollback- Failed /prepare
 TYPE=DeployHost PREFIX=fleet- export_run host-revert deploy/e2e-fleet-crash-rollback- Completed /start
 
+# What surrounds a deploy (issue 10): --at, windows, notifications, hooks,
+# and the bundle held by a ReleaseBundle run, as around-NAME.
+PREFIX=around- export_run deploy-at deploy/e2e-at- Completed at-cancel
+PREFIX=around- export_run deploy-at-cancelled deploy/e2e-at-cancel- Canceled
+PREFIX=around- export_run deploy-window-wait deploy/e2e-window-wait- Completed
+PREFIX=around- export_run deploy-window-refused deploy/e2e-window-refuse- Failed
+PREFIX=around- export_run deploy-window-override deploy/e2e-window-refuse- Completed
+PREFIX=around- export_run deploy-notify-rolled-back deploy/e2e-notify- Failed notify-kill
+PREFIX=around- export_run deploy-notify-unconfirmed deploy/e2e-notify-kill- Completed
+PREFIX=around- export_run deploy-hooks-failed deploy/e2e-hooks- Failed
+TYPE=DeployHost PREFIX=around- export_run host-hooks-failed deploy/e2e-hooks- Failed /prepare
+
 export_run deploy-success deploy/e2e-first- Completed
 export_run deploy-warning deploy/e2e-unhealthy- Completed unhealthyrb
 export_run deploy-rollback deploy/e2e-crash- Failed crashfirst
@@ -68,6 +82,8 @@ export_run deploy-pull-failed deploy/e2e-causeshell- Failed
 export_run deploy-up-failed deploy/e2e-dependson- Failed
 export_run rollback-manual deploy/e2e-mixednames- Completed
 export_run deploy-preflight-failed deploy/e2e-hostgone- Failed
+
+[[ -z ${HOIST_RECORD_ONLY:-} ]] || exit 0
 
 # A cancelled deploy: v1, then an unhealthy v2 cancelled during its wait.
 dir=$(mktemp -d)

@@ -36,7 +36,11 @@ func TestReplayRecordedHistories(t *testing.T) {
 		// fleet-NAME: rollouts (issue 9), the parents and DeployHost children.
 		"fleet-deploy-approved", "fleet-deploy-rejected", "fleet-deploy-timeout", "fleet-deploy-crash-rollback", "fleet-deploy-crash-halt",
 		"fleet-deploy-budget", "fleet-deploy-preflight-failed", "fleet-deploy-cancelled",
-		"fleet-host-prepare", "fleet-host-start", "fleet-host-start-failed", "fleet-host-revert"}
+		"fleet-host-prepare", "fleet-host-start", "fleet-host-start-failed", "fleet-host-revert",
+		// around-NAME: --at, windows, notifications, hooks (issue 10).
+		"around-deploy-at", "around-deploy-at-cancelled", "around-deploy-window-wait", "around-deploy-window-refused",
+		"around-deploy-window-override", "around-deploy-notify-rolled-back", "around-deploy-notify-unconfirmed",
+		"around-deploy-hooks-failed", "around-host-hooks-failed"}
 	have := map[string]bool{}
 	for _, f := range files {
 		have[filepath.Base(f[:len(f)-len(".json")])] = true
