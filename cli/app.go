@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"strings"
 
 	ucli "github.com/urfave/cli/v2"
 	"go.temporal.io/sdk/client"
@@ -163,6 +164,56 @@ func setUsageErrors(c *ucli.Command) {
 // process exit code.
 func Run(ctx context.Context, args []string, s Streams) int {
 	app := NewApp(s)
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, flagsFirst(app, args))
 	return report(ctx, s.Err, err)
+}
+
+// flagsFirst moves a command's leading arguments after its flags:
+// urfave/cli stops reading flags at the first argument, so `hoist
+// schedule create nightly -c hoist.yml --cron …` (the order the help
+// shows) would take every flag for an argument. Only the leading
+// arguments of a command without subcommands move, and never past "--"
+// (hoist exec's remote command follows it untouched).
+func flagsFirst(app *ucli.App, args []string) []string {
+	i := 1
+	for i < len(args) && strings.HasPrefix(args[i], "-") { // global flags before the command
+		switch {
+		case strings.Contains(args[i], "="), args[i] == "-h", args[i] == "--help", args[i] == "-v", args[i] == "--version":
+			i++
+		default:
+			i += 2 // every global flag takes a value
+		}
+	}
+	var cmd *ucli.Command
+	for cmds := app.Commands; i < len(args) && len(cmds) > 0; {
+		next := (*ucli.Command)(nil)
+		for _, c := range cmds {
+			if c.HasName(args[i]) {
+				next = c
+			}
+		}
+		if next == nil {
+			break
+		}
+		cmd, cmds = next, next.Subcommands
+		i++
+	}
+	if cmd == nil || len(cmd.Subcommands) > 0 {
+		return args
+	}
+	j := i
+	for j < len(args) && !strings.HasPrefix(args[j], "-") {
+		j++
+	}
+	k := j
+	for k < len(args) && args[k] != "--" {
+		k++
+	}
+	if j == i || j == k {
+		return args
+	}
+	out := append([]string{}, args[:i]...)
+	out = append(out, args[j:k]...)
+	out = append(out, args[i:j]...)
+	return append(out, args[k:]...)
 }

@@ -81,3 +81,22 @@ func TestCommandLineRefusedBeforeAnything(t *testing.T) {
 		}
 	}
 }
+
+func TestFlagsFirst(t *testing.T) {
+	app := NewApp(Streams{})
+	for _, c := range []struct{ in, want string }{
+		{"hoist schedule create nightly -c h.yml --cron 0_3", "hoist schedule create -c h.yml --cron 0_3 nightly"},
+		{"hoist --task-queue q schedule trigger nightly -c h.yml", "hoist --task-queue q schedule trigger -c h.yml nightly"},
+		{"hoist schedule create -c h.yml nightly", "hoist schedule create -c h.yml nightly"},
+		{"hoist deploy -c h.yml --version v2", "hoist deploy -c h.yml --version v2"},
+		{"hoist schedule list", "hoist schedule list"},
+		{"hoist exec web --hosts h1 -- ls -l", "hoist exec --hosts h1 web -- ls -l"},
+		{"hoist exec web -- ls -l", "hoist exec web -- ls -l"},
+		{"hoist logs web api --tail 5", "hoist logs --tail 5 web api"},
+		{"hoist nosuch x -c y", "hoist nosuch x -c y"},
+	} {
+		if got := strings.Join(flagsFirst(app, strings.Fields(c.in)), " "); got != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.in, got, c.want)
+		}
+	}
+}
