@@ -27,8 +27,8 @@ const (
 	// read from its activities' heartbeat details.
 	day2PollEvery = 300 * time.Millisecond
 	// readingEvery is how often hoist logs --follow tells the workflow it
-	// still reads: four times within the lease.
-	readingEvery = workflows.DefaultFollowLease / 4
+	// still reads: three times within the lease.
+	readingEvery = workflows.DefaultFollowLease / 3
 	// stopWait bounds how long an interrupted day-2 command waits for the
 	// workers to end its remote commands.
 	stopWait = 20 * time.Second
@@ -56,7 +56,7 @@ writing more than hoist keeps or reads in time shows a line saying how
 many lines were not shown.
 
 A follow nobody reads any more (hoist killed, the laptop closed) ends
-within a minute, and after 12 hours in any case; Ctrl-C ends it at once,
+within two minutes, and after 12 hours in any case; Ctrl-C ends it at once,
 and with it docker compose logs on every host.
 
 Exit status: 0 when every host's logs were read; 3 when some host's
@@ -229,7 +229,7 @@ func watchDay2(c *ucli.Context, cl client.Client, run client.WorkflowRun, view *
 			if follow && time.Since(lastRead) >= readingEvery {
 				lastRead = time.Now()
 				// A signal lost now and then costs nothing: the lease
-				// spans four of them.
+				// spans three of them.
 				_ = cl.SignalWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.ReadingSignal, nil)
 			}
 		case <-ctx.Done():

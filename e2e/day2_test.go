@@ -27,6 +27,7 @@ const (
 	portDay2Logs    = 18300
 	portDay2Follow  = 18301
 	portDay2History = 18302
+	portDay2Orphan  = 18303
 )
 
 // day2ToolSource is a static helper mounted into the release's container
@@ -353,7 +354,7 @@ func TestDay2LogsFollow(t *testing.T) {
 		t.Fatalf("h2's line shown as h1's\n%s", p.result())
 	}
 
-	// Past the lease (a minute): still following.
+	// Past the lease: still following (hoist renews it).
 	time.Sleep(workflows.DefaultFollowLease + 10*time.Second)
 	second := "follow-b-" + s.name
 	s.hoist("exec", "--config", s.hoistYML(), "--hosts", "h1", "web", "--", "/tool", "say", second).want(t, 0)
@@ -379,6 +380,43 @@ func TestDay2LogsFollow(t *testing.T) {
 		t.Fatalf("docker compose logs still runs after hoist logs --follow ended: %v", procs)
 	}
 	wantNoRuns(t, "hoist-logs/"+s.name+"/")
+}
+
+// TestDay2FollowWithoutReader: a follow whose hoist was killed (no Ctrl-C,
+// no cancel) ends by itself once its lease passes without a reading
+// signal, and docker compose logs with it on every host.
+func TestDay2FollowWithoutReader(t *testing.T) {
+	t.Parallel()
+	s := day2Service(t, "day2o", portDay2Orphan, 1, 2)
+	s.deployTool("v1", app{}).want(t, 0, s.deployedLine("v1"))
+	p := s.start("logs", "--config", s.hoistYML(), "--follow", "--tail", "1")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		procs := composeLogsProcs(t, s.name, 1, 2)
+		if r := p.result(); len(procs) == 2 && hasLine(hostLines(r.stdout, 1), "listening") && hasLine(hostLines(r.stdout, 2), "listening") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the follow did not start on both hosts within 30s: %v\n%s", procs, p.result())
+		}
+	}
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	<-p.done
+	var procs map[int]string
+	for deadline := killed.Add(workflows.DefaultFollowLease + 30*time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		if procs = composeLogsProcs(t, s.name, 1, 2); len(procs) == 0 {
+			break
+		}
+	}
+	if len(procs) != 0 {
+		t.Fatalf("docker compose logs still runs %s after hoist was killed (lease %s): %v", time.Since(killed).Round(time.Second), workflows.DefaultFollowLease, procs)
+	}
+	if took := time.Since(killed); took < workflows.DefaultFollowLease-15*time.Second {
+		t.Fatalf("the follow ended %s after hoist was killed: before its lease (%s) could have passed", took.Round(time.Second), workflows.DefaultFollowLease)
+	}
+	t.Logf("the follow ended %s after hoist was killed", time.Since(killed).Round(time.Second))
 }
 
 // whoAmI is who hoist records as a deploy's starter (user@host).

@@ -35,7 +35,12 @@ const (
 
 // Bounds of the day-2 workflows.
 const (
-	DefaultFollowLease = time.Minute
+	// DefaultFollowLease: a follow ends after this long without a
+	// ReadingSignal. The CLI signals three times a lease; each signal
+	// costs the history about six events (the signal, a workflow task,
+	// the lease timer restarted), so a 12-hour follow stays under
+	// Temporal's 10,240-event warning.
+	DefaultFollowLease = 90 * time.Second
 	MaxFollowLease     = 10 * time.Minute
 	// MaxFollow is how long hoist logs --follow runs at most: then the
 	// follow ends as if nobody read it (run it again).
