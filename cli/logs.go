@@ -48,10 +48,11 @@ The hosts are read by a hoist worker (it holds the SSH key), in a
 workflow of its own (hoist-logs/SERVICE/ENVIRONMENT/ID), never the deploy
 lock: logs can be read during a deploy. The lines travel through
 Temporal: the newest in the activities' heartbeats while they run, which
-Temporal does not keep, and each host's last 256 KiB in the result, which
-hoist deletes with the run once it has printed them (it says so if the
-namespace does not let it; the run then stays until the namespace's
-retention, encrypted when payloads are: see hoist codec-key). A host
+Temporal does not keep, and each host's last 256 KiB in the result:
+hoist asks Temporal to delete the run once it has printed them, which
+the server does in the background (it says so if the namespace does not
+let it; the run then stays until the namespace's retention, encrypted
+when payloads are: see hoist codec-key). A host
 writing more than hoist keeps or reads in time shows a line saying how
 many lines were not shown.
 
@@ -263,9 +264,11 @@ func day2Error(err error, what string, run client.WorkflowRun) error {
 	return fmt.Errorf("%s (workflow %s, run %s): %w", what, run.GetID(), run.GetRunID(), err)
 }
 
-// deleteRun removes a finished logs run from Temporal: the lines it
-// carried are printed. A namespace that does not allow it keeps the run
-// until its retention, which the user is told.
+// deleteRun asks Temporal to delete a finished logs run: the lines it
+// carried are printed. The server deletes in the background, once it
+// has finished closing the run (the dev server took from seconds to a
+// few minutes); hoist does not wait for it. A namespace that does not
+// allow it keeps the run until its retention, which the user is told.
 func deleteRun(c *ucli.Context, s Streams, cl client.Client, run client.WorkflowRun) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Context), 10*time.Second)
 	defer cancel()

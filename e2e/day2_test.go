@@ -209,18 +209,21 @@ func runsOf(t *testing.T, prefix string) []string {
 	return ids
 }
 
-// wantNoRuns waits until no workflow ID starts with prefix: hoist deletes
-// a logs run once it has printed it. The server deletes asynchronously:
-// the dev server took from seconds to about a minute and a half.
+// wantNoRuns waits until no workflow ID starts with prefix: hoist asks
+// Temporal to delete a logs run once it has printed it, and the server
+// does so in the background, after it has finished closing the run (the
+// dev server took from seconds to a few minutes).
 func wantNoRuns(t *testing.T, prefix string) {
 	t.Helper()
+	start := time.Now()
 	var left []string
-	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+	for deadline := start.Add(6 * time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
 		if left = runsOf(t, prefix); len(left) == 0 {
+			t.Logf("the runs of %s* were gone %s after the last was printed", prefix, time.Since(start).Round(time.Second))
 			return
 		}
 	}
-	t.Fatalf("runs of %s* still in Temporal: %v", prefix, left)
+	t.Fatalf("runs of %s* still in Temporal %s after hoist asked to delete them: %v", prefix, time.Since(start).Round(time.Second), left)
 }
 
 // TestDay2LogsAndExec: logs from both hosts, each line prefixed with its
