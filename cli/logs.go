@@ -130,7 +130,10 @@ func runLogs(c *ucli.Context, s Streams, cl client.Client, in workflows.LogsInpu
 		"more output than hoist keeps or could read in time; narrow it with --tail or a SERVICE")
 	res, err := watchDay2(c, cl, run, view, in.Follow)
 	// The lines are printed: the run that carried them has done its job.
-	if !errors.Is(err, errStillRunning) {
+	// One not known to have ended is left alone (deleting it would
+	// terminate it, which its lease does more gently).
+	var ns *notStopped
+	if !errors.Is(err, errStillRunning) && !errors.As(err, &ns) {
 		deleteRun(c, s, cl, run)
 	}
 	if err != nil {
@@ -190,8 +193,14 @@ func startDay2(c *ucli.Context, cl client.Client, id, summary string, timeout ti
 	}, workflow, in)
 }
 
-// errStillRunning: an interrupted day-2 run did not end within stopWait.
+// errStillRunning: an interrupted day-2 run did not confirm it had
+// stopped within stopWait.
 var errStillRunning = errors.New("still running")
+
+// notStopped: asking an interrupted day-2 run to stop failed.
+type notStopped struct{ err error }
+
+func (e *notStopped) Error() string { return "interrupted; asking the run to stop failed: " + e.err.Error() }
 
 // watchDay2 prints each host's lines as the activities' heartbeats bring
 // them, then the rest from the result. With follow it tells the workflow
@@ -237,7 +246,7 @@ func watchDay2(c *ucli.Context, cl client.Client, run client.WorkflowRun, view *
 			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopWait)
 			defer cancel()
 			if err := cl.CancelWorkflow(stopCtx, run.GetID(), run.GetRunID()); err != nil {
-				return nil, fmt.Errorf("%w: asking workflow %s to stop: %v", errInterrupted, run.GetID(), err)
+				return nil, &notStopped{err: err}
 			}
 			select {
 			case <-done:
@@ -255,7 +264,11 @@ var errInterrupted = errors.New("interrupted")
 // day2Error is the command's error for a day-2 run that did not end with
 // a result.
 func day2Error(err error, what string, run client.WorkflowRun) error {
+	var ns *notStopped
 	switch {
+	case errors.As(err, &ns):
+		return interrupted("interrupted, but asking workflow %s (run %s) to stop %s failed (%v): it goes on until it ends by itself; temporal workflow cancel stops it",
+			run.GetID(), run.GetRunID(), what, ns.err)
 	case errors.Is(err, errStillRunning):
 		return interrupted("interrupted: asked the worker to stop %s on the hosts; it had not confirmed within %s (workflow %s, run %s)", what, stopWait, run.GetID(), run.GetRunID())
 	case errors.Is(err, errInterrupted):

@@ -210,6 +210,33 @@ func TestLogsFollowInterrupted(t *testing.T) {
 	}
 }
 
+// A Ctrl-C whose cancel request fails says so, and leaves the run
+// alone: deleting it would terminate it.
+func TestLogsFollowCancelFails(t *testing.T) {
+	cfg := planConfig(t, twoHosts, "")
+	d := newDay2(t, workflows.LogsWorkflowName,
+		[]activities.StreamProgress{{Index: 0, Host: "h1", Lines: lines(0, "hello")}})
+	d.fake.On("CancelWorkflow", mock.Anything, "the-run-id", "run-1").Return(errors.New("connection refused")).Once()
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	d.run.On("Get", mock.Anything, mock.Anything).Run(func(mock.Arguments) { <-release }).Return(nil).Maybe()
+	ctx, interrupt := context.WithCancel(context.Background())
+	go func() {
+		<-d.reached
+		interrupt()
+	}()
+	var out, errb bytes.Buffer
+	s := Streams{In: strings.NewReader(""), Out: &out, Err: &errb, Dial: func(client.Options) (client.Client, error) { return d.fake, nil }}
+	code := Run(ctx, []string{"hoist", "--task-queue", "q", "logs", "-c", cfg, "--follow"}, s)
+	if code != ExitInterrupted {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+	wantContains(t, errb.String(), "asking workflow the-run-id (run run-1) to stop logs failed (connection refused): it goes on until it ends by itself")
+	if len(d.svc.deleted) != 0 {
+		t.Errorf("deleted %v: a run not known to have ended", d.svc.deleted)
+	}
+}
+
 // What the workflow and activities would refuse is refused before
 // anything is dialled.
 func TestLogsUsageErrors(t *testing.T) {
