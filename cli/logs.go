@@ -200,7 +200,9 @@ var errStillRunning = errors.New("still running")
 // notStopped: asking an interrupted day-2 run to stop failed.
 type notStopped struct{ err error }
 
-func (e *notStopped) Error() string { return "interrupted; asking the run to stop failed: " + e.err.Error() }
+func (e *notStopped) Error() string {
+	return "interrupted; asking the run to stop failed: " + e.err.Error()
+}
 
 // watchDay2 prints each host's lines as the activities' heartbeats bring
 // them, then the rest from the result. With follow it tells the workflow
