@@ -48,13 +48,13 @@ The hosts are read by a hoist worker (it holds the SSH key), in a
 workflow of its own (hoist-logs/SERVICE/ENVIRONMENT/ID), never the deploy
 lock: logs can be read during a deploy. The lines travel through
 Temporal: the newest in the activities' heartbeats while they run, which
-Temporal does not keep, and each host's last 256 KiB in the result:
+Temporal does not keep, and each host's last 256 KiB in the result.
 hoist asks Temporal to delete the run once it has printed them, which
-the server does in the background (it says so if the namespace does not
-let it; the run then stays until the namespace's retention, encrypted
-when payloads are: see hoist codec-key). A host
-writing more than hoist keeps or reads in time shows a line saying how
-many lines were not shown.
+the server does in the background (hoist says so if the namespace does
+not allow it: the run then stays until the namespace's retention,
+encrypted when payloads are; see hoist codec-key). For a host writing
+more than hoist keeps or reads in time, a line says how many lines were
+not shown.
 
 A follow nobody reads any more (hoist killed, the laptop closed) ends
 within two minutes, and after 12 hours in any case; Ctrl-C ends it at once,
