@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -32,10 +31,10 @@ func execCommand(s Streams) *ucli.Command {
 		ArgsUsage: "SERVICE -- COMMAND [ARG...]",
 		Description: `Runs COMMAND in the running container of the compose service SERVICE
 (its first replica) of the release current points at, on every host of
-hoist.yml at once, or on those --hosts names: --hosts h1 for one. Options
-go before SERVICE; everything after it (after --) is the command, each
-word passed as it is, without a shell: hoist exec web -- sh -c 'echo $HOME'.
-There is no TTY and no standard input.
+hoist.yml at once, or on those --hosts names: --hosts h1 for one.
+Everything after -- is the command, each word passed as it is, without a
+shell: hoist exec web -- sh -c 'echo $HOME'. There is no TTY and no
+standard input.
 
 With one host its output is printed as it comes, stdout to stdout and
 stderr to stderr; with several, each line is prefixed with its host.
@@ -71,46 +70,28 @@ It runs once: it is never retried.`,
 	}
 }
 
-// execFlagNames are the options a user may put after SERVICE by mistake:
-// the command line parser stops at SERVICE, so they would become part of
-// the command.
-func execFlagNames() []string {
-	var names []string
-	for _, f := range append([]ucli.Flag{configFlag, hostsFlag, waitForWorkerFlag, execTimeoutFlag}, globalFlags()...) {
-		for _, n := range f.Names() {
-			if len(n) == 1 {
-				names = append(names, "-"+n)
-			} else {
-				names = append(names, "--"+n)
-			}
-		}
-	}
-	return names
-}
-
-// splitExecArgs reads SERVICE [--] COMMAND... from the positional
-// arguments.
+// splitExecArgs reads SERVICE -- COMMAND... from the positional
+// arguments. The -- is required: without it, options written after
+// SERVICE are moved before it (Run's flagsFirst), and the words of the
+// command would be taken for the service.
 func splitExecArgs(args []string) (service string, command []string, err error) {
-	if len(args) == 0 {
-		return "", nil, Usagef("name the service and the command: hoist exec SERVICE -- COMMAND [ARG...]")
+	const usage = "hoist exec [options] SERVICE -- COMMAND [ARG...]"
+	if len(args) == 0 || args[0] == "--" {
+		return "", nil, Usagef("name the service, then -- and the command: %s", usage)
 	}
-	service, command = args[0], args[1:]
-	if service == "--" {
-		return "", nil, Usagef("name the service before --: hoist exec SERVICE -- COMMAND [ARG...]")
-	}
+	service = args[0]
 	if err := cmds.CheckServiceName(service); err != nil {
 		return "", nil, &UsageError{Err: err}
 	}
-	if len(command) > 0 && command[0] == "--" {
-		command = command[1:]
-	} else if len(command) > 0 {
-		name, _, _ := strings.Cut(command[0], "=")
-		if slices.Contains(execFlagNames(), name) {
-			return "", nil, Usagef("%s after the service would be part of the command: put hoist's options before SERVICE (hoist exec %s ... %s -- COMMAND), or -- before a command that starts so", command[0], command[0], service)
-		}
+	if len(args) == 1 {
+		return "", nil, Usagef("no command to run: %s", usage)
 	}
+	if args[1] != "--" {
+		return "", nil, Usagef("put -- between the service and the command: %s", usage)
+	}
+	command = args[2:]
 	if err := activities.CheckExecCommand(command); err != nil {
-		return "", nil, Usagef("%v: hoist exec %s -- COMMAND [ARG...]", err, service)
+		return "", nil, Usagef("%v: %s", err, usage)
 	}
 	return service, command, nil
 }

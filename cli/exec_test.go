@@ -18,18 +18,15 @@ func TestSplitExecArgs(t *testing.T) {
 		err     string
 	}{
 		{[]string{"web", "--", "ls", "-la"}, "web", []string{"ls", "-la"}, ""},
-		{[]string{"web", "ls", "-la"}, "web", []string{"ls", "-la"}, ""},
 		{[]string{"web", "--", "--hosts", "x"}, "web", []string{"--hosts", "x"}, ""},
 		{[]string{"web", "--", "sh", "-c", "exit 3", "--"}, "web", []string{"sh", "-c", "exit 3", "--"}, ""},
-		{[]string{"web", "--hosts", "h1", "ls"}, "", nil, "--hosts after the service would be part of the command"},
-		{[]string{"web", "--timeout=5s", "ls"}, "", nil, "--timeout=5s after the service"},
-		{[]string{"web", "-c", "x.yml", "ls"}, "", nil, "-c after the service"},
-		{[]string{}, "", nil, "name the service and the command"},
-		{[]string{"--", "ls"}, "", nil, "name the service before --"},
+		{[]string{"web", "ls", "-la"}, "", nil, "put -- between the service and the command"},
+		{[]string{}, "", nil, "name the service, then -- and the command"},
+		{[]string{"--", "ls"}, "", nil, "name the service, then --"},
 		{[]string{"web"}, "", nil, "no command to run"},
 		{[]string{"web", "--"}, "", nil, "no command to run"},
 		{[]string{"web", "--", ""}, "", nil, "no command to run"},
-		{[]string{"-d", "ls"}, "", nil, `compose service "-d" is not a service name`},
+		{[]string{"-d", "--", "ls"}, "", nil, `compose service "-d" is not a service name`},
 		{[]string{"web", "--", "echo", "a\x00"}, "", nil, "NUL byte"},
 	} {
 		service, command, err := splitExecArgs(c.args)
@@ -82,7 +79,7 @@ func TestExecOneHostPassesStatusBack(t *testing.T) {
 		[]activities.StreamProgress{{Index: 0, Host: "h1", Lines: lines(0, "migrating", "E:warning: x")}})
 	d.ends(workflows.Day2Result{Hosts: []workflows.Day2Host{{StreamResult: activities.StreamResult{
 		Index: 0, Host: "h1", Release: "v2", ExitCode: 3, Total: 3, Lines: lines(0, "migrating", "E:warning: x", "E:failed")}}}}, nil)
-	code, out, errOut := runWith(t, d.fake, "exec", "-c", cfg, "--hosts", "h1", "--timeout", "90s", "app", "--", "rake", "db:migrate", "--trace")
+	code, out, errOut := runWith(t, d.fake, "exec", "app", "-c", cfg, "--hosts", "h1", "--timeout", "90s", "--", "rake", "db:migrate", "--trace")
 	if code != 3 || out != "migrating\n" || errOut != "warning: x\nfailed\nhoist: h1: exit 3\n" {
 		t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
 	}
@@ -119,11 +116,14 @@ func TestExecUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"exec", "-c", cfg}, "name the service and the command"},
+		{[]string{"exec", "-c", cfg}, "name the service, then -- and the command"},
 		{[]string{"exec", "-c", cfg, "app"}, "no command to run"},
-		{[]string{"exec", "-c", cfg, "app", "--hosts", "h1", "ls"}, "put hoist's options before SERVICE"},
-		{[]string{"exec", "-c", cfg, "--timeout", "7h", "app", "ls"}, "--timeout: want 1s to 6h0m0s"},
-		{[]string{"exec", "-c", cfg, "--hosts", "h9", "app", "ls"}, `--hosts "h9" matches none`},
+		// Options after SERVICE are moved before it (flagsFirst): without
+		// --, the command's first word would become the service.
+		{[]string{"exec", "-c", cfg, "app", "--hosts", "h1", "rake", "db:migrate"}, "put -- between the service and the command"},
+		{[]string{"exec", "app", "-c", cfg, "ls", "-la"}, "put -- between the service and the command"},
+		{[]string{"exec", "-c", cfg, "--timeout", "7h", "app", "--", "ls"}, "--timeout: want 1s to 6h0m0s"},
+		{[]string{"exec", "-c", cfg, "--hosts", "h9", "app", "--", "ls"}, `--hosts "h9" matches none`},
 	} {
 		code, out, errOut := runOffline(t, c.args...)
 		if code != ExitUsage || out != "" || !strings.Contains(errOut, c.want) {

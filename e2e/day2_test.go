@@ -278,8 +278,9 @@ func TestDay2LogsAndExec(t *testing.T) {
 		t.Fatalf("logs of a service the release lacks\n%s", r)
 	}
 
-	// exec on one host: its streams as they are, its exit status hoist's.
-	r = s.hoist("exec", "--config", s.hoistYML(), "--hosts", "h2", "web", "--", "/tool", "exit", "3")
+	// exec on one host: its streams as they are, its exit status hoist's
+	// (hoist's options may follow the service, before --).
+	r = s.hoist("exec", "web", "--config", s.hoistYML(), "--hosts", "h2", "--", "/tool", "exit", "3")
 	if r.code != 3 || r.stdout != "out line\n" || r.stderr != "err line\nhoist: h2: exit 3\n" {
 		t.Fatalf("exec exit 3 on h2: want exit 3, stdout \"out line\", stderr \"err line\" and the status\n%s", r)
 	}
