@@ -113,8 +113,12 @@ func TestHostileInputTouchesNothing(t *testing.T) {
 			want: []string{"%CFG%: is larger than the 1048576-byte limit"}},
 
 		// Unknown keys, at every level.
-		{name: "unknown top-level key", yml: plus("hooks: {pre: 'rm -rf /'}\n"), also: []string{"rollback", "status"},
-			want: []string{`%CFG%:8: unknown key "hooks"`}},
+		{name: "unknown top-level key", yml: plus("pre_deploy: 'rm -rf /'\n"), also: []string{"rollback", "status"},
+			want: []string{`%CFG%:8: unknown key "pre_deploy"`}},
+		{name: "hook as a shell command", yml: plus("hooks: {pre: 'rm -rf /'}\n"),
+			want: []string{`%CFG%:8: hooks: unknown key "pre"`}},
+		{name: "hook service with shell syntax", yml: plus("hooks:\n  before_up: [{service: 'x; rm -rf /'}]\n"),
+			want: []string{`%CFG%:9: hooks.before_up[0].service:`}},
 		{name: "unknown host key", yml: line(5, fmt.Sprintf("  - {address: %s, user: %s, name: h1, proxy_command: 'sh -c id'}", h1, user)),
 			want: []string{`%CFG%:5: hosts[0]: unknown key "proxy_command"`}},
 		{name: "unknown wait key", yml: line(7, "wait: {retries: 5, delay: 1s, command: id}"),
@@ -390,7 +394,7 @@ func TestHostileInputTouchesNothing(t *testing.T) {
 		{name: "deploy version as an argument", args: []string{"deploy", "--config", "%CFG%", "v1"},
 			want: []string{`deploy takes no arguments, got ["v1"]`}},
 		{name: "deploy argument before flags", args: []string{"deploy", name, "--config", "%CFG%", "--version", "v1"},
-			want: []string{fmt.Sprintf("deploy takes no arguments, got [%q \"--config\"", name)}},
+			want: []string{fmt.Sprintf("deploy takes no arguments, got [%q]", name)}},
 		{name: "rollback version as an argument", args: []string{"rollback", "--config", "%CFG%", "v1"},
 			want: []string{`rollback takes no arguments, got ["v1"]`}},
 		{name: "status extra argument", args: []string{"status", "--config", "%CFG%", "h1"},
