@@ -239,18 +239,31 @@ func TestNotifyOnceWhenWorkerKilledAfterSending(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The first worker is the only one until the message arrives: it
+	// sends it, and is killed before the receiver answers; a second worker
+	// takes over from there.
 	var once sync.Once
+	var second *worker
 	in.onWebhook = func(m message) {
-		if m.fields["event"] == "started" {
-			once.Do(func() { first.kill(t) }) // the message arrived; its sender never hears back
+		if m.fields["event"] != "started" {
+			return
 		}
+		once.Do(func() {
+			first.kill(t)
+			w, err := startWorker(s.queue, filepath.Join(suite.tmp, s.name+"-w2.log"), []string{cfg})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			second = w
+		})
 	}
-	t.Cleanup(func() { _ = first.stop() })
-	second, err := startWorker(s.queue, filepath.Join(suite.tmp, s.name+"-w2.log"), []string{cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = second.stop() })
+	t.Cleanup(func() {
+		_ = first.stop()
+		if second != nil {
+			_ = second.stop()
+		}
+	})
 	s.extra = "notify:\n  - {to: ci, on: [started, succeeded]}\n"
 	r := s.deploy("v1", image("v1"))
 	r.want(t, 0)
