@@ -10,7 +10,7 @@ TOOLS := $(HOME)/.cache/hoist/tools
 WORKFLOWCHECK_VERSION := v0.6.0
 WORKFLOWCHECK := $(TOOLS)/workflowcheck-$(WORKFLOWCHECK_VERSION)/workflowcheck
 # Integration tests talk to real sshd, dockerd, registry and Temporal.
-INTEGRATION_TIMEOUT ?= 20m
+INTEGRATION_TIMEOUT ?= 30m
 
 .PHONY: all build test checks testbed unit fuzz integration lint fmt-check vet workflowcheck bench demo record-histories bench-fleet \
         testbed-up testbed-down testbed-status images clean
@@ -90,7 +90,7 @@ record-histories: testbed-up images build
 # connection), and deploy / crash-rollback times on the demo app (median of 5).
 bench: testbed-up images build
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 200x -tags integration ./sshexec/
-	$(GO) test -count=1 -run '^$$' -bench '^Benchmark(Deploy|CrashRollback)$$' -benchtime 5x -tags integration -timeout 30m ./e2e/
+	$(GO) test -count=1 -run '^$$' -bench '^Benchmark(Deploy|CrashRollback)$$' -benchtime 5x -tags integration -timeout 20m ./e2e/
 
 # Fleet speed (issue 9): 1, 6, 12 and 24 real hosts (the test bed grows to
 # 24 for it, and back to its default after), then the simulated fleet of
