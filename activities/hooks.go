@@ -18,6 +18,9 @@ type HookInput struct {
 	Version  string `json:"version"`
 	Service  string `json:"service"`
 	Position string `json:"position"` // config.HookBeforeUp, HookAfterUp or HookOnFailure
+	// EnvFiles are the release's env files: their values are cut out of
+	// the output that reaches the history.
+	EnvFiles []string `json:"env_files,omitempty"`
 }
 
 // HookResult is the end of what the hook printed.
@@ -53,11 +56,18 @@ func (a *Activities) RunHook(ctx context.Context, in HookInput) (HookResult, err
 	tail := lastLines(res.Stdout+res.Stderr, hookTailLines)
 	var exit *sshexec.ExitError
 	if errors.As(err, &exit) {
-		msg := fmt.Sprintf("host %s, %s, release %s: %s", in.Target.Label(), step, in.Version, exitSummary(exit))
-		if tail != "" && !strings.Contains(msg, tail) {
-			msg += "; it printed: " + tail
+		said := exitSummary(exit)
+		if tail != "" && !strings.Contains(said, tail) {
+			said += "; it printed: " + tail
 		}
+		// What the hook printed may hold the release's secrets: the
+		// values its env files set are cut out before it reaches history.
+		said = redact(said, a.envValues(ctx, in.Target, in.Version, in.EnvFiles))
+		msg := fmt.Sprintf("host %s, %s, release %s: %s", in.Target.Label(), step, in.Version, said)
 		return HookResult{}, temporal.NewNonRetryableApplicationError(msg, ErrCommand, nil)
+	}
+	if tail != "" {
+		tail = redact(tail, a.envValues(ctx, in.Target, in.Version, in.EnvFiles))
 	}
 	if err != nil {
 		return HookResult{}, fail(ctx, in.Target, step+", release "+in.Version, err)

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hoist-dev/hoist/remote"
 )
 
 // What surrounds a deploy (issue 10) on the test bed: --at, deploy
@@ -404,16 +406,18 @@ func TestHooksOnRollout(t *testing.T) {
 	s := rolloutService(t, "hooks", portHooks, "  batches: [1, \"100%\"]\n")
 	markers := "/srv/e2e/" + s.name + "-markers"
 	for _, h := range s.hosts {
-		ssh(t, h, "mkdir -p "+markers)
+		ssh(t, h, "mkdir -p "+remote.Quote(markers))
 	}
 	t.Cleanup(func() {
 		for _, h := range s.hosts {
-			sshRun(h, "rm -rf "+markers)
+			sshRun(h, "rm -rf "+remote.Quote(markers))
 		}
 	})
 	s.extra += "services: [web]\nhooks:\n  before_up: [{service: backup}, {service: migrate, once: true}]\n" +
 		"  after_up: [{service: verify}]\n  on_failure: [{service: page, required: false}]\n"
-	logOf := func(h int) string { return strings.TrimSpace(ssh(t, h, "cat "+markers+"/hooks.log 2>/dev/null; true")) }
+	logOf := func(h int) string {
+		return strings.TrimSpace(ssh(t, h, "cat "+remote.Quote(markers+"/hooks.log")+" 2>/dev/null; true"))
+	}
 	deploy := func(version string, failing ...string) result {
 		s.hookCompose(version, markers, failing...)
 		return s.hoist("deploy", "--config", s.hoistYML(), "--version", version)

@@ -22,7 +22,7 @@ func (d *deploy) hooks(ctx workflow.Context, h *hostRun, pos string) (warnings [
 		if hook.Once && !h.onceHost {
 			continue
 		}
-		in := activities.HookInput{Target: h.t, Version: d.in.Version, Service: hook.Service, Position: pos}
+		in := activities.HookInput{Target: h.t, Version: d.in.Version, Service: hook.Service, Position: pos, EnvFiles: withDotEnv(h.envFiles)}
 		var res activities.HookResult
 		step := fmt.Sprintf("hook %s %s", pos, hook.Service)
 		herr := d.step(ctx, h.t.Label(), step, hookStep, a.RunHook, in, &res)
