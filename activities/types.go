@@ -57,6 +57,16 @@ func (t Target) Compose(version string) commands.Compose {
 	return commands.Compose{Layout: t.Layout(), Project: t.Service, Version: version}
 }
 
+// Slot builds compose commands for the release as one of zero-downtime's
+// slot projects; project "" is the service's own.
+func (t Target) Slot(version, project string) commands.Compose {
+	c := t.Compose(version)
+	if project != "" {
+		c.Project = project
+	}
+	return c
+}
+
 // SyncInput carries the release bundle to one host.
 type SyncInput struct {
 	Target  Target `json:"target"`
@@ -118,6 +128,14 @@ type WaitInput struct {
 	// (MarkGood), not Services: a rollback checks the previous release by
 	// its own services. No mark: every service.
 	RecordedServices bool `json:"recorded_services,omitempty"`
+	// Health is hoist.yml's health policy: how a running container is
+	// proven healthy (config.Health.Gate fills in an older spec's zero
+	// values).
+	Health config.Health `json:"health,omitempty"`
+	// Project is the compose project the release runs as: "" is the
+	// service's own (strategy recreate); zero-downtime's slots are
+	// SERVICE-a and SERVICE-b (Target.Slot).
+	Project string `json:"project,omitempty"`
 }
 
 // WaitResult is the verdict at the moment the wait ended.

@@ -72,6 +72,11 @@ type Spec struct {
 	Notify []NotifyRule `json:"notify,omitempty"`
 	// Hooks: one-off compose services run around the release.
 	Hooks *Hooks `json:"hooks,omitempty"`
+	// Strategy: StrategyRecreate or StrategyZeroDowntime ("" in specs
+	// from before: recreate).
+	Strategy string `json:"strategy,omitempty"`
+	// Proxy: the proxy in front of the slots, with zero-downtime only.
+	Proxy *Proxy `json:"proxy,omitempty"`
 }
 
 // Host is one deploy target after the ssh: defaults were applied. Empty
@@ -153,6 +158,18 @@ type Wait struct {
 // Health says what an unhealthy service after the deploy leads to.
 type Health struct {
 	Unhealthy string `json:"unhealthy"` // HealthWarn or HealthRollback
+	// Check is what proves a container healthy: CheckDocker, CheckHTTP
+	// (with HTTP) or CheckNone. Specs from before health.check have ""
+	// here, which means CheckDocker.
+	Check string     `json:"check,omitempty"`
+	HTTP  *HTTPCheck `json:"http,omitempty"`
+	// HealthyRuns consecutive passes make a container healthy (0 in
+	// specs from before: DefaultHealthyRuns).
+	HealthyRuns int `json:"healthy_runs,omitempty"`
+	// UnhealthyRuns consecutive failures past the container's start
+	// period make it unhealthy at once; 0: the healthcheck's own retries
+	// (DefaultUnhealthyRuns without one).
+	UnhealthyRuns int `json:"unhealthy_runs,omitempty"`
 }
 
 // Values of rollout.on_failure.
@@ -302,6 +319,7 @@ func (s *Spec) problems() []*Error {
 	p.add("wait.delay", checkDelay(s.Wait.Delay))
 	p.add("wait.stable", checkStable(s.Wait))
 	p.add("health.unhealthy", checkUnhealthy(s.Health.Unhealthy))
+	s.gateProblems(&p)
 	p.add("keep_releases", checkKeepReleases(s.KeepReleases))
 	if s.Rollout != nil {
 		s.Rollout.problems(&p, len(s.Hosts))

@@ -87,8 +87,8 @@ func TestParseFull(t *testing.T) {
 		},
 		Registry:     Registry{Type: RegistryLogin, Server: "912951144733.dkr.ecr.us-west-2.amazonaws.com"},
 		Wait:         Wait{Retries: 10, Delay: 2 * time.Second, Stable: time.Second},
-		Health:       Health{Unhealthy: HealthRollback},
-		KeepReleases: 5,
+		Health:       Health{Unhealthy: HealthRollback, Check: CheckDocker, HealthyRuns: 2},
+		KeepReleases: 5, Strategy: StrategyRecreate,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got  %+v\nwant %+v", got, want)
@@ -142,8 +142,8 @@ func TestParseDefaults(t *testing.T) {
 		Hosts:        []Host{{Address: "web1"}},
 		Registry:     Registry{Type: RegistryNone},
 		Wait:         Wait{Retries: 6, Delay: 5 * time.Second, Stable: time.Second},
-		Health:       Health{Unhealthy: HealthWarn},
-		KeepReleases: 3,
+		Health:       Health{Unhealthy: HealthWarn, Check: CheckDocker, HealthyRuns: 2},
+		KeepReleases: 3, Strategy: StrategyRecreate,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got  %+v\nwant %+v", got, want)

@@ -19,12 +19,12 @@ import (
 
 // The keys each mapping of hoist.yml may hold.
 var (
-	topKeys      = []string{"service", "environment", "remote_base", "files", "services", "hosts", "ssh", "registry", "wait", "health", "keep_releases", "rollout", "windows", "notify", "hooks"}
+	topKeys      = []string{"service", "environment", "remote_base", "files", "services", "hosts", "ssh", "registry", "wait", "health", "keep_releases", "rollout", "windows", "notify", "hooks", "strategy", "proxy"}
 	hostKeys     = []string{"address", "port", "user", "name"}
 	sshKeys      = []string{"user", "port"}
 	registryKeys = []string{"server"}
 	waitKeys     = []string{"retries", "delay", "stable"}
-	healthKeys   = []string{"unhealthy"}
+	healthKeys   = []string{"unhealthy", "check", "healthy_runs", "unhealthy_runs"}
 	rolloutKeys  = []string{"batches", "max_parallel", "preflight", "pause", "approve_after", "approval_timeout", "max_failed", "on_failure"}
 )
 
@@ -224,9 +224,7 @@ func (d *decoder) spec(root *yaml.Node) (*Spec, string) {
 		case "wait":
 			s.Wait = d.wait(v)
 		case "health":
-			d.fields(v, key, healthKeys, func(k string, v *yaml.Node) {
-				s.Health.Unhealthy, _ = d.str(v, child(key, k))
-			})
+			d.health(v, &s.Health)
 		case "keep_releases":
 			s.KeepReleases, _ = d.integer(v, key)
 		case "rollout":
@@ -237,6 +235,10 @@ func (d *decoder) spec(root *yaml.Node) (*Spec, string) {
 			s.Notify = d.notify(v)
 		case "hooks":
 			s.Hooks = d.hooks(v)
+		case "strategy":
+			s.Strategy, _ = d.str(v, key)
+		case "proxy":
+			s.Proxy = d.proxy(v)
 		}
 	})
 	for i := range s.Hosts {
@@ -422,6 +424,7 @@ func (d *decoder) applyDefaults(s *Spec) {
 	if !d.given["health.unhealthy"] {
 		s.Health.Unhealthy = HealthWarn
 	}
+	d.gateDefaults(s)
 	if !d.given["keep_releases"] {
 		s.KeepReleases = DefaultKeepReleases
 	}
