@@ -4,8 +4,12 @@
 #   127.0.0.1:5000/testapp:big        (v2 plus 3 MB of random ballast: a pull that
 #                                      takes seconds on a rate-limited link)
 #   127.0.0.1:5001/testapp:v1         (htpasswd registry; hosts pull 10.77.0.1:5001/testapp:v1)
-# Each image is FROM scratch with the static Go binary from testapp/ at /app;
-# only the baked-in version differs. Nothing is pulled from the internet.
+#   127.0.0.1:5000/caddy:2.11.9       (the proxy of strategy zero-downtime; hosts pull
+#                                      10.77.0.1:5000/caddy:2.11.9)
+# Each testapp image is FROM scratch with the static Go binary from testapp/ at
+# /app; only the baked-in version differs. The caddy image is FROM scratch with
+# Caddy built from its Go module (cached under ~/.cache/hoist/tools, built once).
+# Nothing is pulled from the internet but Go modules.
 # Idempotent: a tag already in its registry is skipped (FORCE=1 rebuilds all).
 # Needs the root dockerd and both registries up (testbed.sh up calls this).
 set -euo pipefail
@@ -26,12 +30,84 @@ die() { log "ERROR: $*"; exit 1; }
 has_tag() {
 	local reg=$1 tag=$2
 	shift 2
-	[[ $(curl -sf -m 5 "$@" "http://$reg/v2/testapp/tags/list" 2>/dev/null) == *"\"$tag\""* ]]
+	has_repo_tag "$reg" testapp "$tag" "$@"
 }
+
+# has_repo_tag REGISTRY REPO TAG [CURL-ARGS...]: the registry lists REPO:TAG.
+has_repo_tag() {
+	local reg=$1 repo=$2 tag=$3
+	shift 3
+	[[ $(curl -sf -m 5 "$@" "http://$reg/v2/$repo/tags/list" 2>/dev/null) == *"\"$tag\""* ]]
+}
+
+# Caddy, the proxy in front of the two slots of strategy zero-downtime: the
+# version hoist's default image (caddy:2.11.9) has, built from its module.
+CADDY_VERSION=v2.11.9
+CADDY_TAG=${CADDY_VERSION#v}
+CADDY_DIR=${HOME:-/root}/.cache/hoist/tools/caddy-$CADDY_TAG
+CADDY_BIN=$CADDY_DIR/caddy
+# What goes into the image besides the binary; its digest is pushed as
+# caddy:def-DIGEST, so a changed definition rebuilds the image (as SRC_TAG
+# does for testapp).
+CADDY_DOCKERFILE='FROM scratch
+COPY rootfs/ /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+ENV XDG_CONFIG_HOME=/config
+ENV XDG_DATA_HOME=/data
+LABEL org.opencontainers.image.version='$CADDY_VERSION'
+LABEL org.opencontainers.image.title=Caddy
+EXPOSE 80
+EXPOSE 443
+EXPOSE 443/udp
+EXPOSE 2019
+WORKDIR /srv
+CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]'
+
+# build_caddy: build Caddy's static binary into $CADDY_BIN once, under a lock
+# (two runs at once wait for one build; the second finds the binary). go install
+# from outside any module, so the project's go.mod is not involved. The version
+# is stamped in: Caddy reads its version from its module in the dependency list,
+# and a Caddy built as the main module would say "unknown".
+build_caddy() {
+	(
+		exec 9>>"$TB/build-caddy.lock"
+		flock 9
+		[[ -x $CADDY_BIN ]] && exit 0
+		log "caddy: building $CADDY_VERSION from its Go module (~1-5 min, log $TB/logs/build-caddy.log)"
+		local tmp
+		mkdir -p "$CADDY_DIR"
+		tmp=$(mktemp -d "$CADDY_DIR/.build.XXXXXX")
+		(cd /tmp && GOBIN=$tmp CGO_ENABLED=0 GOFLAGS=-mod=mod go install -trimpath \
+			-ldflags "-s -w -X github.com/caddyserver/caddy/v2.CustomVersion=$CADDY_VERSION" \
+			"github.com/caddyserver/caddy/v2/cmd/caddy@$CADDY_VERSION") >>"$TB/logs/build-caddy.log" 2>&1 ||
+			{ rm -rf "$tmp"; die "caddy build failed, see $TB/logs/build-caddy.log"; }
+		mv -f "$tmp/caddy" "$CADDY_BIN"
+		rm -rf "$tmp"
+	)
+	[[ $("$CADDY_BIN" version) == "$CADDY_VERSION"* ]] || die "$CADDY_BIN says $("$CADDY_BIN" version), want $CADDY_VERSION"
+}
+
+# build_caddy_image CTX: the image caddy:$CADDY_TAG (local tag only), laid out
+# like the official one: the binary at /usr/bin/caddy, writable /config/caddy
+# and /data/caddy (XDG_CONFIG_HOME, XDG_DATA_HOME: a scratch image has no HOME,
+# and with these Caddy never needs one), /etc/caddy with a Caddyfile for the
+# default command, /srv, /tmp, and the CA bundle (HTTPS upstreams, ACME).
+build_caddy_image() {
+	local ctx=$1 r=$1/rootfs
+	mkdir -p "$r/usr/bin" "$r/config/caddy" "$r/data/caddy" "$r/etc/caddy" "$r/etc/ssl/certs" "$r/srv" "$r/tmp"
+	chmod 1777 "$r/tmp"
+	cp "$CADDY_BIN" "$r/usr/bin/caddy"
+	cp /etc/ssl/certs/ca-certificates.crt "$r/etc/ssl/certs/ca-certificates.crt"
+	printf ':80 {\n\trespond "caddy %s (hoist test bed)"\n}\n' "$CADDY_VERSION" >"$r/etc/caddy/Caddyfile"
+	printf '%s\n' "$CADDY_DOCKERFILE" >"$ctx/Dockerfile"
+	DOCKER_BUILDKIT=0 "$DOCKER" build -q -t "caddy:$CADDY_TAG" "$ctx" >/dev/null
+}
+CADDY_DEF_TAG=def-$({ printf '%s\n' "$CADDY_VERSION" "$CADDY_DOCKERFILE"; declare -f build_caddy_image; } | sha256sum | cut -c1-12)
 
 [[ -r $PASSWORD_FILE ]] || die "$PASSWORD_FILE missing; run scripts/testbed/testbed.sh up"
 PASSWORD=$(<"$PASSWORD_FILE")
 FORCE=${FORCE:-0}
+CADDY_FORCE=$FORCE # a changed testapp/ does not rebuild the caddy image
 # The images carry testapp's binary: a changed testapp/ rebuilds them all.
 # The plain registry holds testapp:src-DIGEST of the source they were built
 # from; a registry without the current one is stale.
@@ -49,7 +125,11 @@ for v in v1 v2 v3 big; do
 done
 todo_auth=()
 if [[ $FORCE == 1 ]] || ! has_tag "$AUTH" v1 -u "$AUTH_USER:$PASSWORD"; then todo_auth=(v1); fi
-if ((${#todo_plain[@]} + ${#todo_auth[@]} == 0)); then
+todo_caddy=0
+if [[ $CADDY_FORCE == 1 ]] || ! has_repo_tag "$PLAIN" caddy "$CADDY_TAG" || ! has_repo_tag "$PLAIN" caddy "$CADDY_DEF_TAG"; then
+	todo_caddy=1
+fi
+if ((${#todo_plain[@]} + ${#todo_auth[@]} + todo_caddy == 0)); then
 	exit 0
 fi
 
@@ -105,8 +185,23 @@ if ((${#todo_auth[@]})); then
 	"$DOCKER" logout "$AUTH" >/dev/null
 fi
 
-"$DOCKER" tag "testapp:v1" "$PLAIN/testapp:$SRC_TAG"
-"$DOCKER" push -q "$PLAIN/testapp:$SRC_TAG" >/dev/null
+if ((${#todo_plain[@]} + ${#todo_auth[@]})); then
+	"$DOCKER" tag "testapp:v1" "$PLAIN/testapp:$SRC_TAG"
+	"$DOCKER" push -q "$PLAIN/testapp:$SRC_TAG" >/dev/null
+fi
+
+if ((todo_caddy)); then
+	build_caddy
+	log "building caddy:$CADDY_TAG"
+	build_caddy_image "$work/ctx-caddy"
+	for t in "$CADDY_TAG" "$CADDY_DEF_TAG"; do
+		log "pushing $PLAIN/caddy:$t"
+		"$DOCKER" tag "caddy:$CADDY_TAG" "$PLAIN/caddy:$t"
+		"$DOCKER" push -q "$PLAIN/caddy:$t" >/dev/null
+	done
+fi
+
 for v in v1 v2 v3 big "$SRC_TAG"; do has_tag "$PLAIN" "$v" || die "$PLAIN/testapp:$v missing after push"; done
 has_tag "$AUTH" v1 -u "$AUTH_USER:$PASSWORD" || die "$AUTH/testapp:v1 missing after push"
+for t in "$CADDY_TAG" "$CADDY_DEF_TAG"; do has_repo_tag "$PLAIN" caddy "$t" || die "$PLAIN/caddy:$t missing after push"; done
 log "images ok"
