@@ -15,12 +15,20 @@ type Compose struct {
 	Layout  Layout
 	Project string
 	Version string
+	// Override, when set, is a compose file applied over the release's
+	// own File (zero-downtime's slots: SlotOverride). Naming one file
+	// makes compose read only the files named, so File is named too.
+	Override string
+	File     string
 }
 
 func (c Compose) cmd(args ...string) remote.Command {
 	dir := c.Layout.mustRelease(c.Version)
-	argv := append([]string{"docker", "--config", c.Layout.DockerConfig(), "compose", "--project-name", c.Project}, args...)
-	return remote.Cmd(argv...).In(dir)
+	argv := []string{"docker", "--config", c.Layout.DockerConfig(), "compose", "--project-name", c.Project}
+	if c.Override != "" {
+		argv = append(argv, "--file", c.File, "--file", c.Override)
+	}
+	return remote.Cmd(append(argv, args...)...).In(dir)
 }
 
 // DockerConfigDir is the service's own Docker client config folder, in
@@ -76,7 +84,10 @@ func (c Compose) ContainerIDs(services ...string) remote.Command {
 // ContainerStateFormat renders one line per container for ParseContainers.
 // State goes out as JSON: docker's templates fail on a missing Health key
 // (containers without a healthcheck), and JSON keeps every field intact.
-const ContainerStateFormat = "{{.Id}}\t{{.Name}}\t{{index .Config.Labels \"com.docker.compose.service\"}}\t{{.RestartCount}}\t{{.Created}}\t{{json .State}}"
+// The healthcheck and the networks' addresses come in the same line, so
+// the health gate reads all it needs in one inspect per poll.
+const ContainerStateFormat = "{{.Id}}\t{{.Name}}\t{{index .Config.Labels \"com.docker.compose.service\"}}\t{{.RestartCount}}\t{{.Created}}\t{{json .State}}" +
+	"\t{{json .Config.Healthcheck}}\t{{json .NetworkSettings.Networks}}"
 
 // InspectContainers reads the state of containers by ID in one call,
 // after the host's clock (ParseHostClock), so how long a container has

@@ -69,6 +69,12 @@ func buildAll(base, version string) []built {
 	add("Compose.Stop", true, c.Stop)
 	add("Compose.ContainerIDs", true, func() remote.Command { return c.ContainerIDs("web") })
 	add("Compose.SaveLogs", true, func() remote.Command { return c.SaveLogs("20261201T020000Z") })
+	slot := Compose{Layout: l, Project: "web-b", Version: version, File: "compose.yaml", Override: path.Join(l.ProxyDir(), SlotOverrideFile)}
+	add("Compose.Up/slot", true, slot.Up)
+	add("Compose.Down/slot", true, slot.Down)
+	add("WriteProxyFile/dial", false, func() remote.Command { return l.WriteProxyFile("upstream/dial", []byte("web-a-web-1:8080")) })
+	add("WriteProxyFile/config", false, func() remote.Command { return l.WriteProxyFile(ProxyConfigFile, []byte("{}")) })
+	add("ReadUpstream", false, l.ReadUpstream)
 	add("Compose.ReadEnvFiles", true, func() remote.Command { return c.ReadEnvFiles([]string{".env", "conf/app.env"}) })
 	// SyncRelease uploads to Release(version) (sshexec.Upload: a temporary
 	// sibling in path.Dir of it, renamed over it); modelled as the rename
@@ -91,12 +97,22 @@ var (
 	covered = []string{"Layout.EnsureBase", "Layout.Inspect", "Layout.BaseExists", "Layout.SwitchCurrent",
 		"Layout.MarkFailed", "Layout.ClearFailed", "Layout.MarkGood", "Layout.GoodServices", "Layout.Locked",
 		"Layout.RemoveReleases", "Layout.Release",
-		"Compose.Pull", "Compose.Up", "Compose.RunHook", "Compose.Down", "Compose.Stop", "Compose.ContainerIDs", "Compose.SaveLogs", "Compose.ReadEnvFiles"}
+		"Compose.Pull", "Compose.Up", "Compose.RunHook", "Compose.Down", "Compose.Stop", "Compose.ContainerIDs", "Compose.SaveLogs", "Compose.ReadEnvFiles",
+		"Layout.WriteProxyFile", "Layout.ReadUpstream"}
 	pathless = map[string]remote.Command{
 		"ContainerLogs":     ContainerLogs("abc", 5),
 		"InspectContainers": InspectContainers("a1", "b2"),
 		"ProjectContainers": ProjectContainers("web"),
 		"RegistryLogin":     RegistryLogin("/srv/web/.docker", "r.example:5000", "ci", []byte("pw")),
+		"NetworkExists":     NetworkExists("hoist-web"),
+		"CreateNetwork":     CreateNetwork("hoist-web"),
+		"InspectProxy":      InspectProxy("hoist-proxy-web"),
+		"StartContainer":    StartContainer("hoist-proxy-web"),
+		"RemoveContainer":   RemoveContainer("hoist-proxy-web"),
+		"SlotContainers":    SlotContainers(),
+		"RunHealthcheck":    RunHealthcheck("a1", []string{"/bin/sh", "-c", "curl -f http://localhost/ || exit 1"}, DefaultHealthcheckTimeout),
+		"RunProxy": RunProxy(ProxyRun{Name: "hoist-proxy-web", Network: "hoist-web", Listen: "0.0.0.0:80", Image: "caddy:2.11.9",
+			Dir: "/srv/web/.proxy", Digest: "0123", DockerConfig: "/srv/web/.docker"}),
 	}
 )
 
@@ -118,7 +134,7 @@ var hoistNames = []string{CurrentLink, tmpLinkName}
 
 // shellNames are every command name a builder runs; in the parse-back
 // script each is a function printing its argv, NUL-separated, then \x01.
-var shellNames = []string{"cd", "rm", "mv", "ln", "touch", "mkdir", "test", "find", "docker", "date", "tee", "cat", "sh", "lockfile"}
+var shellNames = []string{"cd", "rm", "mv", "ln", "touch", "mkdir", "test", "find", "docker", "date", "tee", "cat", "sh", "lockfile", "timeout"}
 
 var shells = func() []string {
 	s := []string{"/bin/sh"}

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -294,3 +296,27 @@ func (h Health) Gate() Health {
 
 // ZeroDowntime says whether hosts move through the proxy's slots.
 func (s *Spec) ZeroDowntime() bool { return s.Strategy == StrategyZeroDowntime && s.Proxy != nil }
+
+// Check is the proxy block's own check, for activities that get one from
+// a task queue anyone may write to.
+func (x Proxy) Check(service string) error {
+	var p problemList
+	x.problems(&p, service, nil)
+	if len(p) > 0 {
+		return errors.New(p[0].Error())
+	}
+	return nil
+}
+
+// ListenLocal is where the proxy is reached from its own host: an
+// unspecified listen address (every address) by loopback.
+func ListenLocal(listen string) string {
+	addr, port, _, _ := splitHostPort(listen)
+	switch addr {
+	case "", "0.0.0.0":
+		addr = "127.0.0.1"
+	case "::":
+		addr = "::1"
+	}
+	return net.JoinHostPort(addr, port)
+}

@@ -110,6 +110,10 @@ func (d *deploy) startHost(ctx workflow.Context, h *hostRun) (warnings []string,
 	} else {
 		warnings = append(warnings, w...)
 	}
+	if d.zeroDowntime() {
+		w, err := d.startSlotHost(ctx, h)
+		return append(warnings, w...), err
+	}
 	if h.current != in.Version {
 		h.switched = true // before the step: a switch whose reply was lost is still undone
 		if err := d.step(ctx, host, "switch current", quickStep, a.SwitchCurrent, rel, nil); err != nil {

@@ -53,6 +53,19 @@ func (d *deploy) fail(ctx workflow.Context, cause error) error {
 			if !h.switched && !h.started {
 				continue // nothing was changed on this host
 			}
+			if d.zeroDowntime() {
+				if h.prev == "" && h.slots != nil && h.slots.traffic {
+					details.NothingToRollBackTo = true
+					details.NoGoodRelease = details.NoGoodRelease || !h.first
+				}
+				if problem := d.undoSlots(cctx, h); problem != "" {
+					details.RollbackFailed = true
+					details.Recovery = append(details.Recovery, problem)
+				} else if h.prev != "" && h.slots != nil && h.slots.traffic {
+					targets = appendUnique(targets, h.prev)
+				}
+				continue
+			}
 			if h.prev == "" {
 				details.NothingToRollBackTo = true
 				details.NoGoodRelease = details.NoGoodRelease || !h.first

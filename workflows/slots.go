@@ -1,0 +1,217 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hoist-dev/hoist/activities"
+	"github.com/hoist-dev/hoist/commands"
+	"github.com/hoist-dev/hoist/config"
+)
+
+// Strategy zero-downtime, per host: the new release starts in the slot
+// that does not serve, is health-gated there, then the proxy is switched
+// to it, the old slot drains and stops, and current follows. Deploys
+// recorded before the strategy existed have no proxy in their spec and
+// never come here, so the branch needs no version marker.
+
+// slotRun is what a zero-downtime deploy did on a host, for its undo.
+type slotRun struct {
+	newSlot    string // where the release started
+	oldSlot    string // the slot that served before ("" on a first deploy)
+	oldVersion string // what the old slot ran
+	started    bool   // the new slot was (being) started
+	traffic    bool   // the proxy was (being) switched to the new slot
+}
+
+func (d *deploy) zeroDowntime() bool { return d.in.Spec.ZeroDowntime() }
+
+func (d *deploy) slotInput(t activities.Target, version, slot string) activities.SlotInput {
+	return activities.SlotInput{Target: t, Version: version, Slot: slot, ComposeFile: d.in.Spec.ComposeFile, Proxy: *d.in.Spec.Proxy}
+}
+
+// slotWait is the health gate of a release in a slot.
+func (d *deploy) slotWait(t activities.Target, version, slot, upAt string) activities.WaitInput {
+	return activities.WaitInput{Target: t, Version: version, Services: d.in.Spec.Services, EnvFiles: withDotEnv(nil),
+		Window: d.window(), Poll: d.in.Poll, Stable: d.in.Spec.Wait.Stable, UpAt: upAt,
+		Health: d.in.Spec.Health, Project: commands.SlotProject(t.Service, slot)}
+}
+
+// startSlotHost is startHost for strategy zero-downtime (the before_up
+// hooks have run).
+func (d *deploy) startSlotHost(ctx workflow.Context, h *hostRun) (warnings []string, err error) {
+	in, t, host := d.in, h.t, h.t.Label()
+	p := *in.Spec.Proxy
+	var ss activities.SlotsResult
+	if err := d.step(ctx, host, "slots", quickStep, a.Slots, activities.SlotsInput{Target: t, Proxy: p}, &ss); err != nil {
+		return nil, err
+	}
+	if err := d.step(ctx, host, "proxy files", quickStep, a.EnsureProxy, activities.ProxyInput{Target: t, Proxy: p, FilesOnly: true}, nil); err != nil {
+		return nil, err
+	}
+	s := &slotRun{newSlot: commands.OtherSlot(ss.Serving), oldSlot: ss.Serving, oldVersion: ss.Slot(ss.Serving).Version}
+	if ss.Serving != "" && s.oldVersion == in.Version && ss.Slot(ss.Serving).Running > 0 {
+		// The release serves already (a redeploy): check it where it is.
+		s.newSlot, s.oldSlot = ss.Serving, ""
+	}
+	h.slots = s
+	slot := s.newSlot
+
+	h.started, s.started = true, true
+	var started activities.StartResult
+	if err := d.step(ctx, host, "start slot "+slot, composeStep, a.StartSlot, d.slotInput(t, in.Version, slot), &started); err != nil {
+		h.failedCheck = true
+		return nil, err
+	}
+	wait := d.slotWait(t, in.Version, slot, started.UpAt)
+	wait.EnvFiles = withDotEnv(h.envFiles)
+	var wr activities.WaitResult
+	if err := d.step(ctx, host, "wait healthy in slot "+slot, waitStep(wait.Window), a.WaitRunning, wait, &wr); err != nil {
+		return nil, err
+	}
+	h.outcome.Verdict, h.outcome.Detail = wr.Verdict, wr.Detail
+	if wr.Unchecked != "" {
+		d.note(ctx, host, "unchecked services", "warning", wr.Unchecked)
+		warnings = append(warnings, fmt.Sprintf("host %s: %s", host, wr.Unchecked))
+	}
+	if wr.Verdict != commands.Healthy.String() {
+		// Traffic never goes to a release that is not healthy, whatever
+		// health.unhealthy says: the old slot still serves, and keeps on.
+		h.failedCheck = true
+		d.failLast(wr.Verdict + ": " + wr.Detail)
+		return nil, &stepError{host: host, step: "wait healthy in slot " + slot, err: fmt.Errorf("%s: %s (the proxy still sends traffic to the release that served)", wr.Verdict, wr.Detail)}
+	}
+	w, err := d.hooks(ctx, h, config.HookAfterUp)
+	warnings = append(warnings, w...)
+	if err != nil {
+		h.failedCheck = true
+		return nil, err
+	}
+
+	if ss.Own.Running > 0 && h.current != "" {
+		// The host ran the service with strategy recreate: its containers
+		// hold the ports the proxy takes over. The one gap of moving to
+		// zero-downtime is here, between their stop and the proxy's start.
+		rel := activities.ReleaseInput{Target: t, Version: h.current}
+		if err := d.step(ctx, host, "down "+h.current+" (strategy recreate)", composeStep, a.StopRelease, rel, nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.step(ctx, host, "proxy", quickStep, a.EnsureProxy, activities.ProxyInput{Target: t, Proxy: p}, nil); err != nil {
+		return nil, err
+	}
+	s.traffic = true // before the step: a switch whose reply was lost is still undone
+	if err := d.step(ctx, host, "switch traffic to slot "+slot, quickStep, a.SwitchTraffic, activities.SwitchTrafficInput{Target: t, Slot: slot, Proxy: p}, nil); err != nil {
+		return nil, err
+	}
+	check := activities.CheckProxyInput{Target: t, Slot: slot, Proxy: p, Path: d.checkPath()}
+	if err := d.step(ctx, host, "check through the proxy", quickStep, a.CheckProxy, check, nil); err != nil {
+		h.failedCheck = true
+		return nil, err
+	}
+	if s.oldSlot != "" {
+		if p.Drain > 0 {
+			if err := d.sleep(ctx, host, "drain "+config.FormatDuration(p.Drain), p.Drain); err != nil {
+				return nil, err
+			}
+		}
+		if ss.Slot(s.oldSlot).Total > 0 && s.oldVersion != "" {
+			old := d.slotInput(t, s.oldVersion, s.oldSlot)
+			if err := d.step(ctx, host, "stop slot "+s.oldSlot+" ("+s.oldVersion+")", composeStep, a.StopSlot, old, nil); err != nil {
+				// The new release serves; the old one still running beside
+				// it is a leftover, not a failure.
+				warnings = append(warnings, fmt.Sprintf("host %s: slot %s (%s) could not be stopped: %s", host, s.oldSlot, s.oldVersion, rootMessage(err)))
+			}
+		}
+	}
+	if h.current != in.Version {
+		h.switched = true
+		rel := activities.ReleaseInput{Target: t, Version: in.Version}
+		if err := d.step(ctx, host, "switch current", quickStep, a.SwitchCurrent, rel, nil); err != nil {
+			return nil, err
+		}
+	}
+	return append(warnings, d.markGood(ctx, h)...), nil
+}
+
+// checkPath is what the check through the proxy asks for: the http
+// check's path, else /.
+func (d *deploy) checkPath() string {
+	if h := d.in.Spec.Health; h.Check == config.CheckHTTP && h.HTTP != nil {
+		return h.HTTP.Path
+	}
+	return "/"
+}
+
+// sleep is a durable timer shown as a step.
+func (d *deploy) sleep(ctx workflow.Context, host, name string, dur time.Duration) error {
+	seq := len(d.progress.Events)
+	d.progress.Events = append(d.progress.Events, Event{Seq: seq, Host: host, Step: name, State: "started"})
+	err := workflow.Sleep(ctx, dur)
+	ev := &d.progress.Events[seq]
+	ev.Took = dur
+	if err != nil {
+		ev.State, ev.Detail = "failed", rootMessage(err)
+		return &stepError{host: host, step: name, err: err}
+	}
+	ev.State = "ok"
+	return nil
+}
+
+// undoSlots puts a zero-downtime host back: a new slot that never got
+// traffic is removed; once it had traffic, the previous release is
+// started (or just started again: its stopped slot is still there) in
+// the other slot, gated, given the traffic back, and the new slot goes.
+// It returns "" on success, else what the host is left with.
+func (d *deploy) undoSlots(ctx workflow.Context, h *hostRun) string {
+	s := h.slots
+	if s == nil || !s.started {
+		return ""
+	}
+	t, host, v := h.t, h.t.Label(), d.in.Version
+	failed := d.slotInput(t, v, s.newSlot)
+	if s.oldSlot == "" && s.newSlot != "" && !s.traffic && h.current == v {
+		return "" // a redeploy checked where it serves: nothing to undo
+	}
+	if !s.traffic || h.prev == "" {
+		if err := d.step(ctx, host, "rollback: remove slot "+s.newSlot+" ("+v+")", composeStep, a.RemoveSlot, failed, nil); err != nil {
+			return fmt.Sprintf("host %s: removing slot %s (%s) failed: %s", host, s.newSlot, v, rootMessage(err))
+		}
+		return ""
+	}
+	p := *d.in.Spec.Proxy
+	back := d.slotInput(t, h.prev, commands.OtherSlot(s.newSlot))
+	var started activities.StartResult
+	if err := d.step(ctx, host, "rollback: start slot "+back.Slot+" ("+h.prev+")", composeStep, a.StartSlot, back, &started); err != nil {
+		return fmt.Sprintf("host %s: starting %s in slot %s failed: %s; the proxy still sends traffic to %s in slot %s", host, h.prev, back.Slot, rootMessage(err), v, s.newSlot)
+	}
+	wait := d.slotWait(t, h.prev, back.Slot, started.UpAt)
+	wait.Services, wait.RecordedServices = nil, true
+	var wr activities.WaitResult
+	if err := d.step(ctx, host, "rollback: verify "+h.prev+" in slot "+back.Slot, waitStep(wait.Window), a.WaitRunning, wait, &wr); err != nil || wr.Verdict != commands.Healthy.String() {
+		detail := wr.Detail
+		if err != nil {
+			detail = rootMessage(err)
+		}
+		return fmt.Sprintf("host %s: previous release %s is not healthy in slot %s either (%s); the proxy still sends traffic to %s in slot %s", host, h.prev, back.Slot, detail, v, s.newSlot)
+	}
+	if err := d.step(ctx, host, "rollback: switch traffic to slot "+back.Slot, quickStep, a.SwitchTraffic, activities.SwitchTrafficInput{Target: t, Slot: back.Slot, Proxy: p}, nil); err != nil {
+		return fmt.Sprintf("host %s: switching traffic back to slot %s failed: %s", host, back.Slot, rootMessage(err))
+	}
+	if p.Drain > 0 {
+		_ = d.sleep(ctx, host, "rollback: drain "+config.FormatDuration(p.Drain), p.Drain)
+	}
+	var problem string
+	if err := d.step(ctx, host, "rollback: remove slot "+s.newSlot+" ("+v+")", composeStep, a.RemoveSlot, failed, nil); err != nil {
+		problem = fmt.Sprintf("host %s: %s serves again, but slot %s (%s) could not be removed: %s", host, h.prev, s.newSlot, v, rootMessage(err))
+	}
+	if h.switched {
+		rel := activities.ReleaseInput{Target: t, Version: h.prev}
+		if err := d.step(ctx, host, "rollback: switch current to "+h.prev, quickStep, a.SwitchCurrent, rel, nil); err != nil {
+			return fmt.Sprintf("host %s: %s serves again, but current could not be switched back: %s", host, h.prev, rootMessage(err))
+		}
+	}
+	return problem
+}
