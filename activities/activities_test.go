@@ -150,7 +150,8 @@ func inspectLine(id, name string, restarts int, created, status string, health s
 	if health != "" {
 		h = fmt.Sprintf(`,"Health":{"Status":%q}`, health)
 	}
-	return fmt.Sprintf("%s\t/%s\tweb\t%d\t%s\t{\"Status\":%q,\"ExitCode\":0,\"StartedAt\":\"x\"%s}\n", id, name, restarts, created, status, h)
+	// No healthcheck config: hoist has no test to run, Docker's status decides.
+	return fmt.Sprintf("%s\t/%s\tweb\t%d\t%s\t{\"Status\":%q,\"ExitCode\":0,\"StartedAt\":\"x\"%s}\tnull\t{}\n", id, name, restarts, created, status, h)
 }
 
 func TestWaitRunningCatchesRestartOfNewContainer(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestBuilders(t *testing.T) {
@@ -130,11 +131,23 @@ func TestJudge(t *testing.T) {
 }
 
 func TestParseContainers(t *testing.T) {
-	out := "abc\t/web-web-1\tweb\t0\t2025-11-21T05:00:00.1Z\t{\"Status\":\"running\",\"ExitCode\":0,\"StartedAt\":\"2025-11-21T05:00:00Z\",\"Health\":{\"Status\":\"healthy\",\"FailingStreak\":0}}\n" +
-		"xyz\t/web-db-1\tdb\t2\t2025-11-21T04:00:00Z\t{\"Status\":\"exited\",\"ExitCode\":137,\"StartedAt\":\"2025-11-21T05:00:01Z\"}\n"
+	// As docker 20.10 prints them: a healthcheck of the exec form (durations
+	// in nanoseconds), a compose network; none and the host's network.
+	out := "abc\t/web-web-1\tweb\t0\t2025-11-21T05:00:00.1Z\t{\"Status\":\"running\",\"ExitCode\":0,\"StartedAt\":\"2025-11-21T05:00:00Z\",\"Health\":{\"Status\":\"healthy\",\"FailingStreak\":0}}" +
+		"\t{\"Test\":[\"CMD\",\"/app\",\"-healthcheck\"],\"Interval\":30000000000,\"Timeout\":1500000000,\"StartPeriod\":10000000000,\"Retries\":5}" +
+		"\t{\"web_default\":{\"IPAMConfig\":null,\"Aliases\":[\"web-web-1\",\"web\"],\"Gateway\":\"172.20.0.1\",\"IPAddress\":\"172.20.0.2\",\"IPPrefixLen\":24,\"GlobalIPv6Address\":\"\"}}\n" +
+		"xyz\t/web-db-1\tdb\t2\t2025-11-21T04:00:00Z\t{\"Status\":\"exited\",\"ExitCode\":137,\"StartedAt\":\"2025-11-21T05:00:01Z\"}" +
+		"\tnull\t{\"host\":{\"IPAMConfig\":null,\"IPAddress\":\"\",\"GlobalIPv6Address\":\"\"}}\n"
 	got := ParseContainers(out)
 	if len(got) != 2 || got[0].Name != "web-db-1" || got[0].ExitCode != 137 || got[0].RestartCount != 2 || got[1].Health != "healthy" {
 		t.Fatalf("got %+v", got)
+	}
+	wantHC := &Healthcheck{Test: []string{"CMD", "/app", "-healthcheck"}, Interval: 30 * time.Second, Timeout: 1500 * time.Millisecond, StartPeriod: 10 * time.Second, Retries: 5}
+	if !reflect.DeepEqual(got[1].Healthcheck, wantHC) || got[0].Healthcheck != nil {
+		t.Fatalf("healthchecks: web %+v, db %+v; want %+v and none", got[1].Healthcheck, got[0].Healthcheck, wantHC)
+	}
+	if !reflect.DeepEqual(got[1].IPs, []string{"172.20.0.2"}) || !reflect.DeepEqual(got[0].IPs, []string{HostNetworkIP}) {
+		t.Fatalf("addresses: web %q, db %q", got[1].IPs, got[0].IPs)
 	}
 	up := ParseHostClock("2025-11-21T04:30:00.123456789Z\n Container web-web-1 Started\n")
 	if up == "" || !got[0].CreatedBefore(up) || got[1].CreatedBefore(up) {

@@ -191,6 +191,11 @@ type Container struct {
 	ExitCode     int    `json:"exit_code,omitempty"`
 	StartedAt    string `json:"started_at,omitempty"`
 	Created      string `json:"created,omitempty"` // RFC 3339, the host's clock
+	// Healthcheck is the container's own (nil: none). Never serialized:
+	// a test command may hold a secret, and results go into the history.
+	Healthcheck *Healthcheck `json:"-"`
+	// IPs are its addresses on its networks (parseIPs), for http checks.
+	IPs []string `json:"-"`
 }
 
 // UpFor is how long the container has been running at now, an RFC 3339
@@ -231,8 +236,8 @@ func ParseHostClock(out string) string {
 func ParseContainers(out string) []Container {
 	var cs []Container
 	for _, line := range strings.Split(out, "\n") {
-		f := strings.SplitN(line, "\t", 6)
-		if len(f) != 6 {
+		f := strings.SplitN(line, "\t", 8)
+		if len(f) != 8 {
 			continue
 		}
 		var st struct {
@@ -248,6 +253,7 @@ func ParseContainers(out string) []Container {
 		c := Container{
 			ID: f[0], Name: strings.TrimPrefix(f[1], "/"), Service: f[2], Status: st.Status,
 			RestartCount: rc, ExitCode: st.ExitCode, StartedAt: st.StartedAt, Created: f[4],
+			Healthcheck: parseHealthcheck(f[6]), IPs: parseIPs(f[7]),
 		}
 		if st.Health != nil {
 			c.Health = st.Health.Status

@@ -30,6 +30,9 @@ type inspectView struct {
 	Config       configView
 	HostConfig   hostConfigView
 	Mounts       []any
+	// NetworkSettings has no networks: nothing listens on a simulated
+	// container, so there is no address to give.
+	NetworkSettings struct{ Networks map[string]any }
 }
 
 type stateView struct {
@@ -67,6 +70,10 @@ type configView struct {
 	Env        []string
 	Cmd        []string
 	WorkingDir string
+	// Healthcheck is null: there is no test to run in a simulated
+	// container, so hoist judges it by State.Health, as for any
+	// container whose healthcheck it cannot run itself.
+	Healthcheck *struct{ Test []string }
 }
 
 type hostConfigView struct {
@@ -113,6 +120,7 @@ func inspectOf(c *container) inspectView {
 		},
 		Mounts: []any{},
 	}
+	v.NetworkSettings.Networks = map[string]any{}
 	v.HostConfig.RestartPolicy.Name = "no"
 	return v
 }
