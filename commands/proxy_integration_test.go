@@ -1,0 +1,218 @@
+//go:build integration
+
+package commands_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hoist-dev/hoist/commands"
+	"github.com/hoist-dev/hoist/internal/testbed"
+	"github.com/hoist-dev/hoist/remote"
+)
+
+// The proxy of strategy zero-downtime, for real: the test bed's Caddy
+// image with the config CaddyConfig renders, in front of two testapp
+// containers on one Docker network (the root engine, where the test
+// images are built). Requests answer v1; WriteUpstream, run by a shell as
+// a host would, points it at v2 and the very next request — on the same
+// keep-alive connection, the proxy never restarted or reloaded — answers
+// v2, its X-Hoist-Upstream naming the v2 container. Then the retries: a
+// POST sent while the upstream file names a stopped container waits and
+// succeeds once that container is started again.
+func TestProxySwitchesOnUpstreamFile(t *testing.T) {
+	env := testbed.Load(t)
+	d := rootDocker{t: t, sock: env.RootDockerSock}
+	caddyImage := env.RegistryPush + "/caddy:2.11.9"
+	if _, err := d.try("image", "inspect", "--format", "{{.Id}}", caddyImage); err != nil {
+		if _, err := d.try("pull", "-q", caddyImage); err != nil {
+			t.Fatalf("%s is missing: run scripts/testbed/images.sh (%v)", caddyImage, err)
+		}
+	}
+
+	id := fmt.Sprintf("hoist-proxy-it-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6)
+	network := id
+	d.run("network", "create", "--label", "org.hoist.test=proxy", network)
+	t.Cleanup(func() { d.try("network", "rm", network) })
+
+	app := map[string]string{}
+	for _, v := range []string{"v1", "v2"} {
+		name := id + "-" + v
+		app[v] = name + ":8080"
+		t.Cleanup(func() { d.try("rm", "--force", name) })
+		d.run("run", "--detach", "--name", name, "--network", network, "--env", "VERSION="+v, env.RegistryPush+"/testapp:"+v)
+	}
+
+	dir := t.TempDir()
+	upstreams := filepath.Join(dir, "upstream") // commands.ProxyUpstreamDir in the proxy
+	cfg, err := commands.CaddyConfig(commands.ProxySpec{Name: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "caddy.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	switchTo := func(dial string) {
+		t.Helper()
+		sh(t, commands.WriteUpstream(upstreams, "web", dial))
+	}
+	switchTo(app["v1"])
+
+	proxy := id + "-proxy"
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := d.try("logs", "--tail", "30", proxy)
+			t.Logf("proxy logs:\n%s", out)
+		}
+		d.try("rm", "--force", proxy)
+	})
+	d.run("run", "--detach", "--name", proxy, "--network", network, "--publish", "127.0.0.1::80",
+		"--volume", dir+":"+commands.ProxyMountDir+":ro",
+		caddyImage, "caddy", "run", "--config", commands.ProxyMountDir+"/caddy.json")
+	started := d.run("inspect", "--format", "{{.State.StartedAt}} {{.RestartCount}}", proxy)
+	hostPort := d.run("port", proxy, "80/tcp")
+	url := "http://" + strings.Split(hostPort, "\n")[0] + "/"
+	t.Logf("proxy %s at %s, image %s", proxy, url, caddyImage)
+
+	c := &http.Client{Timeout: 10 * time.Second}
+	waitAnswers(t, c, url, 20*time.Second)
+
+	// Every request below reports whether it went over an existing
+	// connection to the proxy.
+	type answer struct {
+		version, upstream string
+		reused            bool
+		took              time.Duration
+	}
+	ask := func(method string) answer {
+		t.Helper()
+		var a answer
+		trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { a.reused = i.Reused }}
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), method, url, strings.NewReader("payload"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, url, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		a.took = time.Since(start)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s: status %d, body %q, %v", method, url, resp.StatusCode, body, err)
+		}
+		a.version, a.upstream = strings.TrimSpace(string(body)), resp.Header.Get(commands.UpstreamHeader)
+		return a
+	}
+	methods := []string{http.MethodGet, http.MethodPost}
+
+	for i := range 10 {
+		if a := ask(methods[i%2]); a.version != "v1" || a.upstream != app["v1"] {
+			t.Fatalf("before the switch: %s answered %q through %q, want v1 through %q", methods[i%2], a.version, a.upstream, app["v1"])
+		}
+	}
+
+	switchTo(app["v2"])
+	for i := range 10 {
+		a := ask(methods[i%2])
+		if a.version != "v2" || a.upstream != app["v2"] {
+			t.Fatalf("request %d after the switch: %s answered %q through %q, want v2 through %q", i+1, methods[i%2], a.version, a.upstream, app["v2"])
+		}
+		if i == 0 && !a.reused {
+			t.Errorf("the first request after the switch needed a new connection to the proxy: the switch closed the old one")
+		}
+	}
+
+	// A stopped upstream is retried within try_duration, for a POST too
+	// (the dial failed, nothing was sent): the file names v1, stopped;
+	// v1 starts half a second later; the POST waits and gets v1.
+	d.run("stop", "--time", "2", id+"-v1")
+	switchTo(app["v1"])
+	done := make(chan answer, 1)
+	go func() { done <- ask(http.MethodPost) }()
+	time.Sleep(500 * time.Millisecond)
+	d.run("start", id+"-v1")
+	select {
+	case a := <-done:
+		if a.version != "v1" || a.upstream != app["v1"] {
+			t.Fatalf("retried POST answered %q through %q, want v1 through %q", a.version, a.upstream, app["v1"])
+		}
+		if a.took < 500*time.Millisecond {
+			t.Errorf("the POST took %s: it did not wait for the stopped upstream, so nothing was retried", a.took)
+		}
+		t.Logf("POST sent to a stopped upstream answered %s after %s (retried until it was started)", a.version, a.took.Round(time.Millisecond))
+	case <-time.After(15 * time.Second):
+		t.Fatal("the POST sent to a stopped upstream never answered")
+	}
+
+	if now := d.run("inspect", "--format", "{{.State.StartedAt}} {{.RestartCount}}", proxy); now != started {
+		t.Errorf("the proxy restarted: %s, then %s", started, now)
+	}
+}
+
+// rootDocker runs the root engine's client.
+type rootDocker struct {
+	t    *testing.T
+	sock string
+}
+
+func (d rootDocker) try(args ...string) (string, error) {
+	cmd := exec.Command("/usr/bin/docker", args...)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+d.sock)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("docker %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(stdout.String()), nil
+}
+
+func (d rootDocker) run(args ...string) string {
+	d.t.Helper()
+	out, err := d.try(args...)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return out
+}
+
+// sh runs a remote command with the local shell, as a host's would.
+func sh(t *testing.T, c remote.Command) {
+	t.Helper()
+	if out, err := exec.Command("sh", "-c", c.String()).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v: %s", c, err, out)
+	}
+}
+
+// waitAnswers polls url until it answers 200.
+func waitAnswers(t *testing.T, c *http.Client, url string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		resp, err := c.Get(url)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the proxy at %s did not answer within %s: %v", url, limit, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
