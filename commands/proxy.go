@@ -4,30 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/netip"
 	"path"
-	"regexp"
 	"strconv"
 	"time"
-
-	"github.com/hoist-dev/hoist/remote"
 )
 
-// The proxy of strategy zero-downtime: a Caddy container in front of the
-// two slots of a service. Its config is written once and never reloaded;
-// the slot it sends traffic to is the content of one small file (host:port
-// of the serving container) that Caddy re-reads on every request, so a
-// switch is a file rename on the host.
+// The proxy's config (see slots.go for the rest of strategy
+// zero-downtime): Caddy, configured once and never reloaded; the slot it
+// sends traffic to is the content of one small file (host:port of the
+// serving container) that Caddy re-reads on every request, so a switch is
+// a file rename on the host (Layout.WriteProxyFile).
 const (
-	// ProxyMountDir is where the host folder holding the proxy's files is
-	// bind-mounted in the proxy container. The folder, not the file: a
-	// rename on the host replaces the file's inode, and a single-file bind
-	// mount would keep showing the old one.
-	ProxyMountDir = "/etc/hoist-proxy"
-	// ProxyUpstreamDir holds one upstream file per proxied service, inside
-	// the container (the host's folder/upstream).
-	ProxyUpstreamDir = ProxyMountDir + "/upstream"
 	// ProxyPort is the port Caddy listens on inside its container; the
 	// host publishes proxy.listen to it.
 	ProxyPort = 80
@@ -56,7 +43,8 @@ const (
 
 // ProxySpec is what the proxy's config depends on.
 type ProxySpec struct {
-	// Name is the upstream file's name in ProxyUpstreamDir: the service.
+	// Name is the upstream file's name in the proxy folder's UpstreamDir
+	// (UpstreamFile).
 	Name string
 	// TryDuration and TryInterval bound the retries of a request that
 	// cannot reach its upstream, DialTimeout one attempt; zero means the
@@ -67,7 +55,7 @@ type ProxySpec struct {
 }
 
 // ProxyUpstreamFile is where the proxy container reads name's upstream.
-func ProxyUpstreamFile(name string) string { return ProxyUpstreamDir + "/" + name }
+func ProxyUpstreamFile(name string) string { return path.Join(ProxyMount, UpstreamDir, name) }
 
 // The config, as the Caddy JSON structure; field order is output order.
 type (
@@ -185,56 +173,4 @@ func CaddyConfig(p ProxySpec) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
-}
-
-var dialHostRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$`)
-
-// CheckDial refuses an upstream that is not host:port of one container: a
-// DNS name or container name (letters, digits, '.', '_', '-'), an IPv4
-// address or a bracketed IPv6 one, and a port 1-65535. Nothing else may
-// reach the file: Caddy would read a '/' as a network type ("unix/…") and
-// braces as placeholders.
-func CheckDial(dial string) error {
-	host, port, err := net.SplitHostPort(dial)
-	if err != nil {
-		return fmt.Errorf("proxy upstream %q is not host:port: %v", dial, err)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port {
-		return fmt.Errorf("proxy upstream %q: port %q is not a number 1-65535", dial, port)
-	}
-	if a, err := netip.ParseAddr(host); err == nil && a.Is6() && a.Zone() == "" {
-		return nil
-	}
-	if !dialHostRE.MatchString(host) {
-		return fmt.Errorf("proxy upstream %q: host %q is not a container name, DNS name or IP address", dial, host)
-	}
-	return nil
-}
-
-// writeUpstream is the one fixed script WriteUpstream runs: the dial is
-// printed into a temporary file in the same folder, then renamed over the
-// upstream file, so Caddy reads the old upstream or the new one, never an
-// empty or half-written file. It dials what it reads: "" is ":0" (refused,
-// retried until try_duration, then 502), and a cut-off "app-1:8080" is
-// "app-1:80" or "app-1:0" — another port, maybe another service's. Values
-// are plain arguments.
-const writeUpstream = `printf "%s\n" "$1" >"$2" && mv -f -- "$2" "$3"`
-
-// WriteUpstream points the proxy's upstream file dir/name at dial
-// (host:port), atomically. dir is the host folder mounted in the proxy
-// container as ProxyUpstreamDir. Activities check name (CheckServiceName)
-// and dial (CheckDial) first; the builder panics on values they refuse.
-func WriteUpstream(dir, name, dial string) remote.Command {
-	if !path.IsAbs(dir) || path.Clean(dir) != dir || dir == "/" {
-		panic(fmt.Sprintf("commands: upstream folder %q is not a clean absolute path", dir))
-	}
-	if err := CheckServiceName(name); err != nil {
-		panic(fmt.Sprintf("commands: upstream name %q is not a service name", name))
-	}
-	if err := CheckDial(dial); err != nil {
-		panic(fmt.Sprintf("commands: %v", err))
-	}
-	file := dir + "/" + name
-	return remote.Cmd("mkdir", "-p", "--", dir).
-		And("sh", "-c", writeUpstream, "sh", dial, dir+"/."+name+".tmp", file)
 }

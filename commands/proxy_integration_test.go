@@ -22,10 +22,11 @@ import (
 )
 
 // The proxy of strategy zero-downtime, for real: the test bed's Caddy
-// image with the config CaddyConfig renders, in front of two testapp
-// containers on one Docker network (the root engine, where the test
-// images are built). Requests answer v1; WriteUpstream, run by a shell as
-// a host would, points it at v2 and the very next request — on the same
+// image started by RunProxy with the config CaddyConfig renders, in front
+// of two testapp containers on one Docker network (the root engine, where
+// the test images are built); the files written by WriteProxyFile, run by
+// a shell as a host's would. Requests answer v1; a new dial file points
+// the proxy at v2 and the very next request — on the same
 // keep-alive connection, the proxy never restarted or reloaded — answers
 // v2, its X-Hoist-Upstream naming the v2 container. Then the retries: a
 // POST sent while the upstream file names a stopped container waits and
@@ -53,18 +54,15 @@ func TestProxySwitchesOnUpstreamFile(t *testing.T) {
 		d.run("run", "--detach", "--name", name, "--network", network, "--env", "VERSION="+v, env.RegistryPush+"/testapp:"+v)
 	}
 
-	dir := t.TempDir()
-	upstreams := filepath.Join(dir, "upstream") // commands.ProxyUpstreamDir in the proxy
-	cfg, err := commands.CaddyConfig(commands.ProxySpec{Name: "web"})
+	l := commands.Layout{Base: t.TempDir()}
+	cfg, err := commands.CaddyConfig(commands.ProxySpec{Name: commands.UpstreamFile})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "caddy.json"), cfg, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	sh(t, l.WriteProxyFile(commands.ProxyConfigFile, cfg))
 	switchTo := func(dial string) {
 		t.Helper()
-		sh(t, commands.WriteUpstream(upstreams, "web", dial))
+		sh(t, l.WriteProxyFile(commands.UpstreamDir+"/"+commands.UpstreamFile, []byte(dial)))
 	}
 	switchTo(app["v1"])
 
@@ -76,9 +74,9 @@ func TestProxySwitchesOnUpstreamFile(t *testing.T) {
 		}
 		d.try("rm", "--force", proxy)
 	})
-	d.run("run", "--detach", "--name", proxy, "--network", network, "--publish", "127.0.0.1::80",
-		"--volume", dir+":"+commands.ProxyMountDir+":ro",
-		caddyImage, "caddy", "run", "--config", commands.ProxyMountDir+"/caddy.json")
+	// Port 0: Docker picks a free loopback port.
+	sh(t, commands.RunProxy(commands.ProxyRun{Name: proxy, Network: network, Listen: "127.0.0.1:0", Image: caddyImage,
+		Dir: l.ProxyDir(), Digest: "test", DockerConfig: filepath.Join(l.Base, ".docker")}), "DOCKER_HOST=unix://"+env.RootDockerSock)
 	started := d.run("inspect", "--format", "{{.State.StartedAt}} {{.RestartCount}}", proxy)
 	hostPort := d.run("port", proxy, "80/tcp")
 	url := "http://" + strings.Split(hostPort, "\n")[0] + "/"
@@ -188,10 +186,14 @@ func (d rootDocker) run(args ...string) string {
 	return out
 }
 
-// sh runs a remote command with the local shell, as a host's would.
-func sh(t *testing.T, c remote.Command) {
+// sh runs a remote command with the local shell, as a host's would,
+// with env added to the environment.
+func sh(t *testing.T, c remote.Command, env ...string) {
 	t.Helper()
-	if out, err := exec.Command("sh", "-c", c.String()).CombinedOutput(); err != nil {
+	cmd := exec.Command("sh", "-c", c.String())
+	cmd.Stdin = bytes.NewReader(c.Stdin)
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v: %s", c, err, out)
 	}
 }
