@@ -281,8 +281,8 @@ func (a *Activities) HaltRelease(ctx context.Context, in ReleaseInput) error {
 	return err
 }
 
-func (a *Activities) projectContainers(ctx context.Context, t Target) ([]commands.Container, error) {
-	res, err := a.run(ctx, t, "list containers", commands.ProjectContainers(t.Service))
+func (a *Activities) projectContainers(ctx context.Context, t Target, project string) ([]commands.Container, error) {
+	res, err := a.run(ctx, t, "list containers", commands.ProjectContainers(project))
 	if err != nil {
 		return nil, err
 	}
@@ -379,11 +379,24 @@ func (a *Activities) Status(ctx context.Context, t Target) (HostStatus, error) {
 	if err != nil {
 		return HostStatus{}, err
 	}
-	cs, err := a.projectContainers(ctx, t)
+	cs, err := a.projectContainers(ctx, t, t.Service)
 	if err != nil {
 		return HostStatus{}, err
 	}
-	return HostStatus{Target: t, State: st, Containers: cs}, nil
+	hs := HostStatus{Target: t, State: st, Containers: cs}
+	// Strategy zero-downtime: the slots' containers, and which one the
+	// proxy sends traffic to. A host without a dial file has no slots.
+	if res, err := a.SSH.Run(ctx, t.Host, t.Layout().ReadUpstream()); err == nil {
+		hs.Traffic = strings.TrimSpace(res.Stdout)
+		for _, slot := range []string{commands.SlotA, commands.SlotB} {
+			more, err := a.projectContainers(ctx, t, commands.SlotProject(t.Service, slot))
+			if err != nil {
+				return HostStatus{}, err
+			}
+			hs.Containers = append(hs.Containers, more...)
+		}
+	}
+	return hs, nil
 }
 
 // exitSummary is how a remote command ended and the end of its stderr.

@@ -187,4 +187,7 @@ type HostStatus struct {
 	Target     Target               `json:"target"`
 	State      commands.State       `json:"state"`
 	Containers []commands.Container `json:"containers,omitempty"`
+	// Traffic is the dial the zero-downtime proxy follows ("" for
+	// strategy recreate).
+	Traffic string `json:"traffic,omitempty"`
 }

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/hoist-dev/hoist/activities"
+	hoistcmd "github.com/hoist-dev/hoist/commands"
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/workflows"
 )
@@ -109,6 +110,9 @@ func printStatus(s Streams, st *workflows.StatusResult) {
 		}
 		if len(rels) > 0 {
 			fmt.Fprintf(s.Out, "  releases: %s\n", strings.Join(rels, ", "))
+		}
+		if h.Traffic != "" {
+			fmt.Fprintf(s.Out, "  traffic: slot %s (%s)\n", hoistcmd.ParseUpstream(h.Traffic, h.Target.Service), h.Traffic)
 		}
 		for _, c := range h.Containers {
 			state := c.Status
@@ -250,6 +254,7 @@ type hostStatus struct {
 	Current    string            `json:"current"` // "" with no current release
 	Releases   []releaseStatus   `json:"releases"`
 	Containers []containerStatus `json:"containers"`
+	Traffic    string            `json:"traffic,omitempty"` // zero-downtime: the container the proxy sends traffic to
 }
 
 type releaseStatus struct {
@@ -273,7 +278,7 @@ func statusReport(spec *config.Spec, st *workflows.StatusResult) statusJSON {
 	}
 	for _, hs := range st.Hosts {
 		h := hostStatus{Name: hs.Target.Label(), Target: hs.Target.Host, Read: !unread(st, hs), Current: hs.State.Current,
-			Releases: []releaseStatus{}, Containers: []containerStatus{}}
+			Releases: []releaseStatus{}, Containers: []containerStatus{}, Traffic: hs.Traffic}
 		for _, r := range hs.State.Releases {
 			h.Releases = append(h.Releases, releaseStatus{Version: r.Version, Health: r.Health(), Current: r.Version == hs.State.Current})
 		}
