@@ -87,7 +87,7 @@ func (c Compose) ContainerIDs(services ...string) remote.Command {
 // The healthcheck and the networks' addresses come in the same line, so
 // the health gate reads all it needs in one inspect per poll.
 const ContainerStateFormat = "{{.Id}}\t{{.Name}}\t{{index .Config.Labels \"com.docker.compose.service\"}}\t{{.RestartCount}}\t{{.Created}}\t{{json .State}}" +
-	"\t{{json .Config.Healthcheck}}\t{{json .NetworkSettings.Networks}}"
+	"\t{{json (index .Config \"Healthcheck\")}}\t{{json .NetworkSettings.Networks}}"
 
 // InspectContainers reads the state of containers by ID in one call,
 // after the host's clock (ParseHostClock), so how long a container has
