@@ -144,6 +144,9 @@ type WaitResult struct {
 	Detail     string               `json:"detail,omitempty"`
 	Containers []commands.Container `json:"containers,omitempty"`
 	Polls      int                  `json:"polls"`
+	// Checks is how many health checks hoist ran (health.check docker
+	// or http), on every container together.
+	Checks int `json:"checks,omitempty"`
 	// Unchecked says which services outside the checked ones crash or
 	// restart: they do not decide the verdict, but the operator is told.
 	Unchecked string `json:"unchecked,omitempty"`

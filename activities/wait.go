@@ -9,27 +9,58 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/hoist-dev/hoist/commands"
+	"github.com/hoist-dev/hoist/health"
 	"github.com/hoist-dev/hoist/sshexec"
 )
 
 // WaitRunning polls the release's containers until every checked one has
-// been running (and healthy, where it has a healthcheck) for in.Stable,
-// one has crashed, or the window ends. Polling is far more frequent than the seed's 5 s delay:
-// success is reported as soon as it is true, and a crash — including a
-// restart under a restart policy, which a slow poll sees as "running" —
-// ends the wait at once. The verdict is a result, not an error: what to do
-// about it is the workflow's decision.
+// been running and passed the health gate (health.check) for in.Stable,
+// one has crashed, one is unhealthy, or the window ends. Polling is far
+// more frequent than the seed's 5 s delay: success is reported as soon as
+// it is true, and a crash — including a restart under a restart policy,
+// which a slow poll sees as "running" — ends the wait at once.
+//
+// The gate checks each running container at the poll rate from the
+// moment it runs (health.check docker: hoist runs the container's own
+// healthcheck test with docker exec instead of waiting for Docker's
+// interval; http: a GET through the SSH connection; none: running only):
+// healthy_runs passes in a row make it healthy, and unhealthy_runs
+// failures in a row past its start period make it unhealthy at once, a
+// verdict, not a timeout. A container still starting when the window ends
+// is "not healthy in time". A zero window is one look, which still takes
+// the polls healthy_runs needs.
+//
+// The verdict is a result, not an error: what to do about it is the
+// workflow's decision.
 func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult, error) {
 	t := in.Target
 	if err := t.checkRelease(in.Version); err != nil {
 		return WaitResult{}, invalid(t, "wait running", err)
 	}
+	if in.Project != "" {
+		if err := commands.CheckProject(in.Project); err != nil {
+			return WaitResult{}, invalid(t, "wait running", err)
+		}
+	}
 	for _, s := range in.Services {
 		if err := commands.CheckServiceName(s); err != nil {
 			return WaitResult{}, invalid(t, "wait running", err)
 		}
+	}
+	poll := in.Poll
+	if poll <= 0 {
+		poll = 250 * time.Millisecond
+	}
+	g, err := a.newGate(t, in.Health, poll)
+	var app *temporal.ApplicationError
+	switch {
+	case errors.As(err, &app):
+		return WaitResult{}, err
+	case err != nil:
+		return WaitResult{}, invalid(t, "wait running", err)
 	}
 	if in.RecordedServices {
 		services, err := a.recordedServices(ctx, t, in.Version)
@@ -38,10 +69,7 @@ func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult,
 		}
 		in.Services = services
 	}
-	poll := in.Poll
-	if poll <= 0 {
-		poll = 250 * time.Millisecond
-	}
+	compose := t.Slot(in.Version, in.Project)
 	deadline := time.Now().Add(in.Window)
 	// Restarts count from the moment a container is first seen, unless up
 	// created it: then every restart since creation is a crash.
@@ -50,9 +78,10 @@ func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult,
 	var ids []string
 	inspectFailures := 0
 	var healthySince time.Time // all good, uninterrupted, since then
+	confirming := false        // the gate said unhealthy: this poll only looks
 	for {
 		if len(ids) == 0 {
-			out, err := a.run(ctx, t, "wait running, release "+in.Version, t.Compose(in.Version).ContainerIDs(in.Services...))
+			out, err := a.run(ctx, t, "wait running, release "+in.Version, compose.ContainerIDs(in.Services...))
 			if err != nil {
 				return res, err
 			}
@@ -87,8 +116,33 @@ func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult,
 			c.RestartCount -= min(b, c.RestartCount)
 		}
 		res.Polls++
-		v, detail := commands.Judge(cs)
-		res.Verdict, res.Detail, res.Containers = v.String(), detail, cs
+		v, detail := commands.Judge(g.judgeable(cs))
+		output := ""
+		if v != commands.Crashed && !confirming {
+			stop := a.heartbeat(ctx, res.Polls) // a check may take its healthcheck's timeout
+			g.check(ctx, cs, hostNow)
+			stop()
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+		}
+		gv, gdetail, gout := g.verdict(cs)
+		if gv == health.Unhealthy && v != commands.Crashed && !confirming {
+			// Look once more, at once: a container that exited under its
+			// check failed it too, and that is a crash, with its logs.
+			confirming = true
+			continue
+		}
+		confirming = false
+		starting := false // running, the gate still deciding
+		switch {
+		case v == commands.Crashed:
+		case gv == health.Unhealthy:
+			v, detail, output = commands.Unhealthy, gdetail, gout
+		case v == commands.Healthy && gv == health.Pending:
+			v, detail, output, starting = commands.Pending, gdetail, gout, true
+		}
+		res.Verdict, res.Detail, res.Containers, res.Checks = v.String(), detail, cs, g.checks
 		activity.RecordHeartbeat(ctx, res.Polls)
 		now := time.Now()
 		stable := false
@@ -103,12 +157,21 @@ func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult,
 		if v == commands.Crashed {
 			res.Detail += a.lastLogs(ctx, t, in.Version, in.EnvFiles, cs)
 		}
-		if stable || v == commands.Crashed || !now.Before(deadline) {
-			if v == commands.Pending && detail == "" {
+		decided := stable || v == commands.Crashed || gv == health.Unhealthy
+		// A look (zero window) still takes the polls healthy_runs needs.
+		ended := !now.Before(deadline) && !(starting && res.Polls < g.policy.HealthyRuns)
+		if decided || ended {
+			if starting {
+				res.Verdict, res.Detail = commands.Unhealthy.String(), "not healthy in time ("+detail+")"
+			}
+			if output != "" {
+				res.Detail += "; the last check said: " + redact(oneLine(output), a.envValues(ctx, t, in.Version, in.EnvFiles))
+			}
+			if v == commands.Pending && !starting && detail == "" {
 				res.Detail = "no container of the release is running"
 			}
 			if len(in.Services) > 0 {
-				res.Unchecked = a.unchecked(ctx, t, in.Version, in.Services, in.UpAt)
+				res.Unchecked = a.unchecked(ctx, t, compose, in.Services, in.UpAt)
 			}
 			return res, nil
 		}
@@ -118,6 +181,11 @@ func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult,
 		case <-time.After(poll):
 		}
 	}
+}
+
+// oneLine is a check's output for a one-line detail.
+func oneLine(s string) string {
+	return strings.ReplaceAll(strings.TrimSpace(s), "\n", " | ")
 }
 
 // lastLogs is the end of the crashed container's output, for the error:
@@ -183,8 +251,8 @@ func (a *Activities) recordedServices(ctx context.Context, t Target, version str
 // they do not decide the deploy, but one that crashes or restarts is
 // reported, never passed over in silence. Best effort: a failed look is
 // no verdict.
-func (a *Activities) unchecked(ctx context.Context, t Target, version string, checked []string, upAt string) string {
-	out, err := a.SSH.Run(ctx, t.Host, t.Compose(version).ContainerIDs())
+func (a *Activities) unchecked(ctx context.Context, t Target, compose commands.Compose, checked []string, upAt string) string {
+	out, err := a.SSH.Run(ctx, t.Host, compose.ContainerIDs())
 	if err != nil {
 		return ""
 	}
