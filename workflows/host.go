@@ -127,7 +127,7 @@ func (d *deploy) startHost(ctx workflow.Context, h *hostRun) (warnings []string,
 		return d.upFailed(ctx, h, err)
 	}
 	wait := activities.WaitInput{Target: t, Version: in.Version, Services: in.Spec.Services, EnvFiles: withDotEnv(h.envFiles),
-		Window: d.window(), Poll: in.Poll, Stable: in.Spec.Wait.Stable, UpAt: started.UpAt}
+		Window: d.window(), Poll: in.Poll, Stable: in.Spec.Wait.Stable, UpAt: started.UpAt, Health: in.Spec.Health}
 	var wr activities.WaitResult
 	if err := d.step(ctx, host, "wait running", waitStep(wait.Window), a.WaitRunning, wait, &wr); err != nil {
 		return nil, err
@@ -182,7 +182,7 @@ func (d *deploy) startHost(ctx workflow.Context, h *hostRun) (warnings []string,
 // marked good and becomes this deploy's rollback target; otherwise it is
 // not rolled back to. One look, no waiting.
 func (d *deploy) adoptCurrent(ctx workflow.Context, t activities.Target, current string) bool {
-	look := activities.WaitInput{Target: t, Version: current, EnvFiles: withDotEnv(nil), Window: 0}
+	look := activities.WaitInput{Target: t, Version: current, EnvFiles: withDotEnv(nil), Window: 0, Health: d.in.Spec.Health}
 	var wr activities.WaitResult
 	if err := d.step(ctx, t.Label(), "check current "+current, quickStep, a.WaitRunning, look, &wr); err != nil || wr.Verdict != commands.Healthy.String() {
 		return false
@@ -214,7 +214,7 @@ func (d *deploy) upFailed(ctx workflow.Context, h *hostRun, upErr error) ([]stri
 		return nil, upErr // the host, not the release: nothing to inspect
 	}
 	h.failedCheck = true
-	look := activities.WaitInput{Target: h.t, Version: d.in.Version, Services: d.in.Spec.Services, EnvFiles: withDotEnv(h.envFiles), Window: 0}
+	look := activities.WaitInput{Target: h.t, Version: d.in.Version, Services: d.in.Spec.Services, EnvFiles: withDotEnv(h.envFiles), Window: 0, Health: d.in.Spec.Health}
 	var wr activities.WaitResult
 	if err := d.step(ctx, host, "inspect after failed up", quickStep, a.WaitRunning, look, &wr); err != nil {
 		return nil, upErr

@@ -158,7 +158,7 @@ func (d *deploy) undo(ctx workflow.Context, h *hostRun) string {
 			return d.recovery(h, append(problems, "up of "+prev+" failed: "+rootMessage(err)))
 		}
 		wait := activities.WaitInput{Target: h.t, Version: prev, Services: d.in.Spec.Services,
-			Window: d.window(), Poll: d.in.Poll, Stable: d.in.Spec.Wait.Stable, UpAt: started.UpAt}
+			Window: d.window(), Poll: d.in.Poll, Stable: d.in.Spec.Wait.Stable, UpAt: started.UpAt, Health: d.in.Spec.Health}
 		if d.hardened {
 			wait.EnvFiles = withDotEnv(nil)
 			// The previous release is checked by its own services, as its
