@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/commands"
+	"github.com/hoist-dev/hoist/internal/loadgen"
 	"github.com/hoist-dev/hoist/internal/testbed"
 	"github.com/hoist-dev/hoist/remote"
 )
@@ -28,9 +29,10 @@ import (
 // a shell as a host's would. Requests answer v1; a new dial file points
 // the proxy at v2 and the very next request — on the same
 // keep-alive connection, the proxy never restarted or reloaded — answers
-// v2, its X-Hoist-Upstream naming the v2 container. Then the retries: a
+// v2, its X-Hoist-Upstream naming the v2 container. Switches under load
+// (internal/loadgen, each mode) fail no request. Then the retries: a
 // POST sent while the upstream file names a stopped container waits and
-// succeeds once that container is started again.
+// is answered once the file names a running one.
 func TestProxySwitchesOnUpstreamFile(t *testing.T) {
 	env := testbed.Load(t)
 	d := rootDocker{t: t, sock: env.RootDockerSock}
@@ -92,26 +94,33 @@ func TestProxySwitchesOnUpstreamFile(t *testing.T) {
 		reused            bool
 		took              time.Duration
 	}
-	ask := func(method string) answer {
-		t.Helper()
+	tryAsk := func(method string) (answer, error) {
 		var a answer
 		trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { a.reused = i.Reused }}
 		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), method, url, strings.NewReader("payload"))
 		if err != nil {
-			t.Fatal(err)
+			return a, err
 		}
 		start := time.Now()
 		resp, err := c.Do(req)
 		if err != nil {
-			t.Fatalf("%s %s: %v", method, url, err)
+			return a, fmt.Errorf("%s %s: %v", method, url, err)
 		}
 		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		a.took = time.Since(start)
 		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s %s: status %d, body %q, %v", method, url, resp.StatusCode, body, err)
+			return a, fmt.Errorf("%s %s: status %d after %s, body %q, %v", method, url, resp.StatusCode, a.took, body, err)
 		}
 		a.version, a.upstream = strings.TrimSpace(string(body)), resp.Header.Get(commands.UpstreamHeader)
+		return a, nil
+	}
+	ask := func(method string) answer {
+		t.Helper()
+		a, err := tryAsk(method)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return a
 	}
 	methods := []string{http.MethodGet, http.MethodPost}
@@ -133,24 +142,63 @@ func TestProxySwitchesOnUpstreamFile(t *testing.T) {
 		}
 	}
 
-	// A stopped upstream is retried within try_duration, for a POST too
-	// (the dial failed, nothing was sent): the file names v1, stopped;
-	// v1 starts half a second later; the POST waits and gets v1.
+	// Under constant load, in each mode: a switch while requests flow
+	// fails none, and every request sent after it is answered by the new
+	// upstream.
+	current := "v2"
+	for _, mode := range loadgen.Modes {
+		next := map[string]string{"v1": "v2", "v2": "v1"}[current]
+		done := make(chan loadgen.Result, 1)
+		go func() {
+			done <- loadgen.Run(context.Background(), loadgen.Config{URL: url, Mode: mode, Workers: 4, Duration: time.Second})
+		}()
+		time.Sleep(400 * time.Millisecond)
+		switchTo(app[next])
+		switched := time.Now()
+		res := <-done
+		t.Logf("switch %s -> %s under load: %s", current, next, res)
+		if f := res.Failures(); len(f) > 0 {
+			t.Errorf("%s: %d requests failed across the switch, first at +%s: %+v", mode, len(f), f[0].Start.Sub(res.Records[0].Start), f[0])
+		}
+		if vs := res.Versions(); vs[current] == 0 || vs[next] == 0 {
+			t.Errorf("%s: versions %v, want both %s and %s", mode, vs, current, next)
+		}
+		if after := res.SeenAfter(switched); len(after) != 1 || after[0] != next {
+			t.Errorf("%s: answered by %v after the switch, want only %s", mode, after, next)
+		}
+		current = next
+	}
+
+	// A request that meets a stopped upstream is retried within
+	// try_duration, a POST too (the dial failed, nothing was sent), and
+	// each attempt reads the file again: the file names v1, stopped; half
+	// a second into the POST it names v2, and the POST gets v2. (What a
+	// switch back after a crash of the new slot relies on.)
 	d.run("stop", "--time", "2", id+"-v1")
 	switchTo(app["v1"])
-	done := make(chan answer, 1)
-	go func() { done <- ask(http.MethodPost) }()
+	type reply struct {
+		answer
+		err error
+	}
+	done := make(chan reply, 1)
+	go func() {
+		a, err := tryAsk(http.MethodPost)
+		done <- reply{a, err}
+	}()
 	time.Sleep(500 * time.Millisecond)
-	d.run("start", id+"-v1")
+	switchTo(app["v2"])
 	select {
 	case a := <-done:
-		if a.version != "v1" || a.upstream != app["v1"] {
-			t.Fatalf("retried POST answered %q through %q, want v1 through %q", a.version, a.upstream, app["v1"])
+		if a.err != nil {
+			t.Fatalf("POST sent to a stopped upstream: %v", a.err)
+		}
+		if a.version != "v2" || a.upstream != app["v2"] {
+			t.Fatalf("retried POST answered %q through %q, want v2 through %q", a.version, a.upstream, app["v2"])
 		}
 		if a.took < 500*time.Millisecond {
-			t.Errorf("the POST took %s: it did not wait for the stopped upstream, so nothing was retried", a.took)
+			t.Errorf("the POST took %s: it was answered before the switch away from the stopped upstream", a.took)
 		}
-		t.Logf("POST sent to a stopped upstream answered %s after %s (retried until it was started)", a.version, a.took.Round(time.Millisecond))
+		t.Logf("POST sent to a stopped upstream answered %s after %s (retried until the file named a running one)", a.version, a.took.Round(time.Millisecond))
 	case <-time.After(15 * time.Second):
 		t.Fatal("the POST sent to a stopped upstream never answered")
 	}
