@@ -86,7 +86,11 @@ func (s *sim) inspect(args []string) error {
 				views = append(views, v)
 				continue
 			}
-			out, err := tmpl.render(v)
+			m, err := dockerView(v)
+			if err != nil {
+				return err
+			}
+			out, err := tmpl.render(m)
 			if err != nil {
 				return err
 			}

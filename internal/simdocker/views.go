@@ -14,7 +14,9 @@ import (
 // container JSON, docker ps's format context), so a --format template is
 // rendered as docker renders it. A field not here makes the template
 // fail: the simulation then says what it lacks instead of printing a
-// blank hoist would misread.
+// blank hoist would misread. docker inspect renders its template over the
+// JSON decoded into maps (dockerView), where a key left out (omitempty)
+// fails a template that names it: "map has no entry for key".
 
 type inspectView struct {
 	Id           string // docker's field name, as templates spell it
@@ -70,10 +72,11 @@ type configView struct {
 	Env        []string
 	Cmd        []string
 	WorkingDir string
-	// Healthcheck is null: there is no test to run in a simulated
-	// container, so hoist judges it by State.Health, as for any
-	// container whose healthcheck it cannot run itself.
-	Healthcheck *struct{ Test []string }
+	// Healthcheck is left out, as docker leaves out a container's that
+	// has none: there is no test to run in a simulated container, so
+	// hoist judges it by State.Health, as for any container whose
+	// healthcheck it cannot run itself.
+	Healthcheck *struct{ Test []string } `json:",omitempty"`
 }
 
 type hostConfigView struct {
@@ -183,7 +186,7 @@ type formatTemplate struct {
 
 func parseTemplate(what, src string) (*formatTemplate, error) {
 	src = strings.TrimPrefix(src, "table ")
-	t, err := template.New(what).Option("missingkey=default").Funcs(template.FuncMap{
+	t, err := template.New(what).Option("missingkey=error").Funcs(template.FuncMap{
 		"json":  jsonCompact,
 		"join":  strings.Join,
 		"split": strings.Split,
@@ -211,6 +214,20 @@ func (t *formatTemplate) render(v any) (string, error) {
 		return "", unsupported("%s --format %q: %v", t.what, t.src, err)
 	}
 	return b.String(), nil
+}
+
+// dockerView is v as docker inspect's template sees it: its JSON decoded
+// into maps, numbers kept as written.
+func dockerView(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m any
+	err = dec.Decode(&m)
+	return m, err
 }
 
 // jsonCompact is docker's json template function: no HTML escaping.
