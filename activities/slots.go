@@ -296,6 +296,9 @@ func (a *Activities) SwitchTraffic(ctx context.Context, in SwitchTrafficInput) e
 	return err
 }
 
+// checkProxyFor bounds CheckProxy's tries.
+const checkProxyFor = 15 * time.Second
+
 // tcpDialer is the SSH executor's port forwarding (sshexec.Client.Dial):
 // a connection from the host itself, through the SSH connection.
 type tcpDialer interface {
@@ -332,10 +335,15 @@ func (a *Activities) CheckProxy(ctx context.Context, in CheckProxyInput) (CheckP
 	addr := config.ListenLocal(in.Proxy.Listen)
 	var res CheckProxyResult
 	var last string
-	deadline := time.Now().Add(10 * time.Second)
+	var err error
+	// Long enough for the proxy's own retries (commands.DefaultTryDuration)
+	// to end in an answer or a 502 within one try.
+	deadline := time.Now().Add(checkProxyFor)
 	for {
 		res.Tries++
-		status, upstream, err := getThrough(ctx, d, t.Host, addr, in.Path)
+		var status int
+		var upstream string
+		status, upstream, err = getThrough(ctx, d, t.Host, addr, in.Path)
 		res.Status, res.Upstream = status, upstream
 		switch {
 		case err != nil:
@@ -346,8 +354,15 @@ func (a *Activities) CheckProxy(ctx context.Context, in CheckProxyInput) (CheckP
 			last = fmt.Sprintf("answered %d from %q", status, upstream)
 		}
 		if !time.Now().Before(deadline) || ctx.Err() != nil {
-			msg := fmt.Sprintf("host %s, step %s: the proxy on %s did not answer from slot %s (%s) within 10s: %s", t.Label(), step, in.Proxy.Listen, in.Slot, want, last)
-			return res, temporal.NewApplicationError(msg, ErrCommand)
+			var conn *sshexec.ConnError
+			if err != nil && (errors.As(err, &conn) || sshexec.Retryable(err)) {
+				// The host itself could not be reached: worth another attempt.
+				return res, fail(ctx, t, step, err)
+			}
+			// The proxy answered wrong, or not at all, for the whole
+			// window: another attempt would say the same, later.
+			msg := fmt.Sprintf("host %s, step %s: the proxy on %s did not answer from slot %s (%s) within %s: %s", t.Label(), step, in.Proxy.Listen, in.Slot, want, checkProxyFor, last)
+			return res, temporal.NewNonRetryableApplicationError(msg, ErrCommand, nil)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -356,7 +371,7 @@ func (a *Activities) CheckProxy(ctx context.Context, in CheckProxyInput) (CheckP
 // getThrough sends one GET to addr from the host, on a fresh forwarded
 // connection, and returns the status and the upstream header.
 func getThrough(ctx context.Context, d tcpDialer, host, addr, p string) (int, string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, commands.DefaultTryDuration+2*time.Second)
 	defer cancel()
 	conn, err := d.Dial(ctx, host, addr)
 	if err != nil {

@@ -113,7 +113,7 @@ func (d *deploy) startSlotHost(ctx workflow.Context, h *hostRun) (warnings []str
 	}
 	if s.oldSlot != "" {
 		if p.Drain > 0 {
-			if err := d.sleep(ctx, host, "drain "+config.FormatDuration(p.Drain), p.Drain); err != nil {
+			if err := d.drain(ctx, h, slot, wait); err != nil {
 				return nil, err
 			}
 		}
@@ -143,6 +143,33 @@ func (d *deploy) checkPath() string {
 		return h.HTTP.Path
 	}
 	return "/"
+}
+
+// drain keeps the old slot running while requests it took before the
+// switch finish, and watches the new slot meanwhile: a crash or restart
+// there fails the host while the old slot can still take the traffic
+// back at once.
+func (d *deploy) drain(ctx workflow.Context, h *hostRun, slot string, gate activities.WaitInput) error {
+	drain, host := d.in.Spec.Proxy.Drain, h.t.Label()
+	start := workflow.Now(ctx)
+	watch := gate
+	watch.Stable, watch.Window = drain, drain+gate.Window
+	name := "drain " + config.FormatDuration(drain) + ", watching slot " + slot
+	var wr activities.WaitResult
+	if err := d.step(ctx, host, name, waitStep(watch.Window), a.WaitRunning, watch, &wr); err != nil {
+		return err
+	}
+	if wr.Verdict != commands.Healthy.String() {
+		h.failedCheck = true
+		d.failLast(wr.Verdict + ": " + wr.Detail)
+		return &stepError{host: host, step: name, err: fmt.Errorf("%s after the switch: %s", wr.Verdict, wr.Detail)}
+	}
+	// The watch ends once the new containers have been up for the drain
+	// time, which may be before the drain has passed since the switch.
+	if rest := drain - workflow.Now(ctx).Sub(start); rest > 0 {
+		return d.sleep(ctx, host, "drain: the rest, "+config.FormatDuration(rest.Round(time.Millisecond)), rest)
+	}
+	return nil
 }
 
 // sleep is a durable timer shown as a step.

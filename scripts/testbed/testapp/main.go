@@ -7,6 +7,10 @@
 //	PORT=8080        listen port (all interfaces)
 //	VERSION=...      overrides the version baked in with -ldflags "-X main.version=v1"
 //	CRASH_AFTER=N    exit 1 after N seconds (0 = immediately, before listening)
+//	CRASH_AFTER_REQUESTS=N  after answering N requests to "/", stop taking
+//	                 new ones, finish those in flight and exit 1: a crash
+//	                 that comes with traffic (after a proxy switched to it),
+//	                 which loses no request it accepted
 //	UNHEALTHY=1      /healthz answers 500 instead of 200
 //
 // Endpoints: "/" and "/version" answer the version followed by a newline;
@@ -36,6 +40,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -80,6 +85,16 @@ func main() {
 		})
 	}
 
+	crashAt := int64(-1)
+	if s := os.Getenv("CRASH_AFTER_REQUESTS"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 1 {
+			log.Fatalf("bad CRASH_AFTER_REQUESTS=%q", s)
+		}
+		crashAt = n
+	}
+	var served atomic.Int64
+	crash := make(chan struct{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" && r.URL.Path != "/version" {
@@ -88,6 +103,9 @@ func main() {
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, version)
+		if served.Add(1) == crashAt {
+			close(crash)
+		}
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -117,6 +135,14 @@ func main() {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
+	}()
+	go func() {
+		<-crash
+		log.Printf("CRASH_AFTER_REQUESTS=%d: crashing now, after the requests in flight", crashAt)
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		os.Exit(1)
 	}()
 
 	log.Printf("listening on :%s", port)
