@@ -103,7 +103,9 @@ func underLoad(t *testing.T, s *service, n int, mode loadgen.Mode, f func()) (lo
 	url := fmt.Sprintf("http://%s:%d/", suite.env.Host(n), s.port)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan loadgen.Result)
-	go func() { done <- loadgen.Run(ctx, loadgen.Config{URL: url, Mode: mode, Workers: 4, Timeout: 5 * time.Second}) }()
+	go func() {
+		done <- loadgen.Run(ctx, loadgen.Config{URL: url, Mode: mode, Workers: 4, Timeout: 5 * time.Second})
+	}()
 	time.Sleep(300 * time.Millisecond) // the load is flowing before anything changes
 	f()
 	end := time.Now()
