@@ -29,12 +29,17 @@ const (
 // publishes the service's port, the slots publish nothing.
 func zdService(t *testing.T, prefix string, port int, hosts ...int) *service {
 	s := newService(t, prefix, port, hosts...)
-	s.extra = fmt.Sprintf("strategy: zero-downtime\nproxy:\n  service: web\n  port: 8080\n  listen: \"0.0.0.0:%d\"\n  image: %s\n  drain: 1s\n",
-		port, suite.env.Registry+"/caddy:2.11.9")
+	s.zeroDowntime("1s")
+	return s
+}
+
+// zeroDowntime makes s a zero-downtime service with the given drain.
+func (s *service) zeroDowntime(drain string) {
+	s.extra = fmt.Sprintf("strategy: zero-downtime\nproxy:\n  service: web\n  port: 8080\n  listen: \"0.0.0.0:%d\"\n  image: %s\n  drain: %s\n",
+		s.port, suite.env.Registry+"/caddy:2.11.9", drain)
 	// Runs before the service's own cleanup (LIFO): the slots, the proxy
 	// and the shared network are the zero-downtime leftovers.
-	t.Cleanup(func() { s.cleanupSlots() })
-	return s
+	s.t.Cleanup(s.cleanupSlots)
 }
 
 func (s *service) cleanupSlots() {
@@ -196,8 +201,8 @@ func TestZeroDowntimeNeverHealthy(t *testing.T) {
 // not one request fails.
 func TestZeroDowntimeCrashAfterSwitch(t *testing.T) {
 	t.Parallel()
-	s := zdService(t, "zdc", portZDCrash)
-	s.extra = strings.Replace(s.extra, "drain: 1s", "drain: 8s", 1)
+	s := newService(t, "zdc", portZDCrash)
+	s.zeroDowntime("8s")
 	s.mustDeploy("c1", image("v1"))
 	var r result
 	res, _ := underLoad(t, s, 1, loadgen.KeepAliveGET, func() { r = s.deploy("c2", image("v2").with("CRASH_AFTER_REQUESTS", "200")) })
@@ -214,4 +219,60 @@ func TestZeroDowntimeCrashAfterSwitch(t *testing.T) {
 	if got, want := s.slotState(1), fmt.Sprintf("a=c1:running, b= proxy=running dial=%s-a-web-1:8080", s.name); got != want {
 		t.Fatalf("after the rollback: %q, want %q", got, want)
 	}
+}
+
+// kill -9 of the only worker between the traffic switch and the old
+// slot's stop: the host serves the new release meanwhile, and a new
+// worker goes on from the drain to the end. Not one request fails.
+func TestZeroDowntimeWorkerKilledAfterSwitch(t *testing.T) {
+	t.Parallel()
+	s := newFaultService(t, "zdk", portZDKill, 1)
+	s.zeroDowntime("5s")
+	w1 := s.ownWorker("w1")
+	s.mustDeploy("k1", image("v1"))
+	res, _ := underLoad(t, s, 1, loadgen.KeepAlivePOST, func() {
+		s.deploy("k2", image("v2"), "--detach").want(t, 0)
+		s.waitHistory("the traffic switch", 90*time.Second, func(h *history) bool { return h.completed("SwitchTraffic") == 1 })
+		w1.kill(t)
+		time.Sleep(2 * time.Second) // no worker: the host serves on by itself
+		s.ownWorker("w2")
+		h := s.waitClosed(2 * time.Minute)
+		if h.running() {
+			t.Fatal("the deploy did not end after the new worker started")
+		}
+	})
+	wantNoFailure(t, "worker killed after the switch", res)
+	if vs := res.Versions(); vs["k1"] == 0 || vs["k2"] == 0 {
+		t.Fatalf("versions seen %v, want both", vs)
+	}
+	if got, want := s.slotState(1), fmt.Sprintf("a=k1:exited, b=k2:running, proxy=running dial=%s-b-web-1:8080", s.name); got != want {
+		t.Fatalf("after the recovery: %q, want %q", got, want)
+	}
+	if st := s.state(1); st.current != "k2" {
+		t.Fatalf("current is %q, want k2", st.current)
+	}
+}
+
+// A rollout of three zero-downtime hosts in two batches: each host
+// switches through its own proxy, and the one under load fails nothing.
+func TestZeroDowntimeRollout(t *testing.T) {
+	t.Parallel()
+	s := newService(t, "zdf", portZDFleet, 1, 2, 3)
+	s.zeroDowntime("1s")
+	s.extra += "rollout: {batches: [1, \"100%\"]}\n"
+	r := s.deploy("f1", image("v1"))
+	r.want(t, 0)
+	r.line(t, s.deployedLine("f1"))
+	res, _ := underLoad(t, s, 3, loadgen.NewConnection, func() { r = s.deploy("f2", image("v2")) })
+	r.want(t, 0)
+	r.line(t, s.deployedLine("f2")+" to 3 host(s) in 2 batch(es)")
+	wantNoFailure(t, "rollout", res)
+	for _, h := range s.hosts {
+		if got, want := s.slotState(h), fmt.Sprintf("a=f1:exited, b=f2:running, proxy=running dial=%s-b-web-1:8080", s.name); got != want {
+			t.Fatalf("h%d: %q, want %q", h, got, want)
+		}
+	}
+	s.wantServes("f2")
+	st := s.hoist("status", "--config", s.hoistYML())
+	st.want(t, 0, fmt.Sprintf("  traffic: slot b (%s-b-web-1:8080)", s.name))
 }
