@@ -23,6 +23,7 @@ const (
 	portZDCrash    = 18344
 	portZDKill     = 18345
 	portZDFleet    = 18346
+	portZDMove     = 18347
 )
 
 // zdService is a service deployed with strategy zero-downtime: the proxy
@@ -275,4 +276,25 @@ func TestZeroDowntimeRollout(t *testing.T) {
 	s.wantServes("f2")
 	st := s.hoist("status", "--config", s.hoistYML())
 	st.want(t, 0, fmt.Sprintf("  traffic: slot b (%s-b-web-1:8080)", s.name))
+}
+
+// A host that ran the service with strategy recreate moves to
+// zero-downtime: the recreate project is taken down (the one gap) before
+// the proxy takes its port, and the next deploy switches with no gap.
+func TestZeroDowntimeFromRecreate(t *testing.T) {
+	t.Parallel()
+	s := newService(t, "zdm", portZDMove)
+	s.mustDeploy("m1", image("v1"))
+	s.zeroDowntime("1s")
+	r := s.mustDeploy("m2", image("v2"))
+	wantContains(t, "the deploy's output", r.stdout, "down m1 (strategy recreate)")
+	s.wantServes("m2")
+	if st := s.state(1); st.current != "m2" || len(st.containers) != 0 {
+		t.Fatalf("current %q, recreate project's containers %+v: want m2 and none", st.current, st.containers)
+	}
+	if got, want := s.slotState(1), fmt.Sprintf("a=m2:running, b= proxy=running dial=%s-a-web-1:8080", s.name); got != want {
+		t.Fatalf("after the move: %q, want %q", got, want)
+	}
+	res, _ := underLoad(t, s, 1, loadgen.KeepAliveGET, func() { s.mustDeploy("m3", image("v3")) })
+	wantNoFailure(t, "the first switch after the move", res)
 }
