@@ -53,7 +53,7 @@ func TestEnvironmentsSideBySide(t *testing.T) {
 
 	// Unhealthy v2 keeps each deploy in its running check for 8 s.
 	slow := image("v2")
-	slow.unhealthy = true
+	slow.starting = true
 	d := stg.deploy("v2", slow, "--detach")
 	d.want(t, 0, "Environment: staging")
 	wantContains(t, "staging's --detach", d.stdout, fmt.Sprintf("Workflow: deploy/%s/staging (run ", stg.name))
@@ -151,7 +151,7 @@ func TestRefusedWhileAnotherDeployRuns(t *testing.T) {
 	s.wait = "{retries: 8, delay: 1s}"
 	s.mustDeploy("v1", image("v1"))
 	slow := image("v2")
-	slow.unhealthy = true
+	slow.starting = true
 	s.deploy("v2", slow, "--detach").want(t, 0)
 
 	r := s.deploy("v3", image("v3"), "--attach")
@@ -190,7 +190,7 @@ func TestInterruptedFollow(t *testing.T) {
 	s.wait = "{retries: 8, delay: 1s}"
 	s.mustDeploy("v1", image("v1"))
 	slow := image("v2")
-	slow.unhealthy = true
+	slow.starting = true
 	s.compose("v2", slow)
 	cli := s.start("deploy", "--config", s.hoistYML(), "--version", "v2")
 	s.waitHistory("v2's running check", 90*time.Second, func(h *history) bool { return h.running() && h.count("WaitRunning") >= 1 })

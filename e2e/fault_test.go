@@ -485,7 +485,7 @@ func TestCancelRollsBack(t *testing.T) {
 	s.wait = "{retries: 20, delay: 3s}"
 	s.mustDeploy("v1", image("v1"))
 	bad := image("v2")
-	bad.unhealthy = true // running but never healthy: the wait lasts its window
+	bad.starting = true // running but never healthy: the wait lasts its window
 	s.deploy("v2", bad, "--detach").want(t, 0)
 	deadline := time.Now().Add(60 * time.Second)
 	for !slices.Contains(s.deployHistory().activities(), "WaitRunning") {

@@ -22,7 +22,7 @@ func TestConcurrentDeployRefused(t *testing.T) {
 	// the whole 8 s window.
 	s.wait = "{retries: 8, delay: 1s}"
 	slow := image("v1")
-	slow.unhealthy = true
+	slow.starting = true
 
 	first := s.deploy("v1", slow, "--detach")
 	first.want(t, 0, fmt.Sprintf("Started deploy of %s version v1", s.name))

@@ -108,6 +108,7 @@ type app struct {
 	env       map[string]string // besides VERSION, which is always the release version
 	restart   string            // restart policy
 	unhealthy bool              // UNHEALTHY=1 and a 1 s healthcheck
+	starting  bool              // the same in a 1 h start period: never decided, the wait lasts its window ("not healthy in time")
 	health    bool              // the healthcheck without UNHEALTHY
 	ports     []int             // more published ports (to container port 8081)
 	envFile   string            // an optional env_file on the host, outside the release
@@ -170,7 +171,7 @@ func (s *service) compose(version string, a app) {
 	for k, v := range a.env {
 		env[k] = v
 	}
-	if a.unhealthy {
+	if a.unhealthy || a.starting {
 		env["UNHEALTHY"] = "1"
 	}
 	keys := make([]string, 0, len(env))
@@ -185,10 +186,14 @@ func (s *service) compose(version string, a app) {
 	if a.envFile != "" {
 		fmt.Fprintf(&b, "    env_file:\n      - path: %s\n        required: false\n", a.envFile)
 	}
-	if a.unhealthy || a.health {
+	if a.unhealthy || a.health || a.starting {
+		start := "0s"
+		if a.starting {
+			start = "1h"
+		}
 		// The image is FROM scratch with the binary at /app.
 		b.WriteString("    healthcheck:\n      test: [\"CMD\", \"/app\", \"-healthcheck\"]\n" +
-			"      interval: 1s\n      timeout: 1s\n      retries: 1\n      start_period: 0s\n")
+			"      interval: 1s\n      timeout: 1s\n      retries: 1\n      start_period: " + start + "\n")
 	}
 	if err := os.WriteFile(filepath.Join(s.dir, "files", "compose.yaml"), []byte(b.String()), 0o644); err != nil {
 		s.t.Fatal(err)

@@ -180,7 +180,7 @@ func TestScheduleTriggerPauseDelete(t *testing.T) {
 func (s *service) slowDeploy() string {
 	s.t.Helper()
 	slow := image("v1")
-	slow.unhealthy = true
+	slow.starting = true
 	r := s.deploy("v1", slow, "--detach")
 	m := regexp.MustCompile(`(?m)^Workflow: (\S+) \(run (\S+)\)$`).FindStringSubmatch(r.stdout)
 	if r.code != 0 || m == nil || m[1] != "deploy/"+s.name {
