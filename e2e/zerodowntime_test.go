@@ -24,6 +24,7 @@ const (
 	portZDKill     = 18345
 	portZDFleet    = 18346
 	portZDMove     = 18347
+	portZDFleetBad = 18348
 )
 
 // zdService is a service deployed with strategy zero-downtime: the proxy
@@ -297,4 +298,32 @@ func TestZeroDowntimeFromRecreate(t *testing.T) {
 	}
 	res, _ := underLoad(t, s, 1, loadgen.KeepAliveGET, func() { s.mustDeploy("m3", image("v3")) })
 	wantNoFailure(t, "the first switch after the move", res)
+}
+
+// A zero-downtime rollout whose second batch crashes: the first batch's
+// host, already switched and done, is switched back to the old slot by
+// the fleet's compensation, and its traffic never sees an error.
+func TestZeroDowntimeRolloutRollsBackDoneHost(t *testing.T) {
+	t.Parallel()
+	s := newService(t, "zdb", portZDFleetBad, 1, 2, 3)
+	s.zeroDowntime("1s")
+	s.extra += "rollout: {batches: [1, \"100%\"]}\n"
+	r := s.deploy("b1", image("v1"))
+	r.want(t, 0)
+	res, _ := underLoad(t, s, 1, loadgen.KeepAlivePOST, func() { r = s.deploy("b2", s.crashOn(image("v2"), 2, 3)) })
+	r.want(t, 1)
+	r.line(t, "❌ Deployment of version b2 failed! Rolled back to b1.")
+	wantNoFailure(t, "rollback of the done host", res)
+	if vs := res.Versions(); vs["b2"] == 0 {
+		t.Fatalf("versions seen on h1 %v: b2 never served there, so nothing was switched back", vs)
+	}
+	for _, h := range s.hosts {
+		if got, want := s.slotState(h), fmt.Sprintf("a=b1:running, b= proxy=running dial=%s-a-web-1:8080", s.name); got != want {
+			t.Fatalf("h%d after the rollback: %q, want %q", h, got, want)
+		}
+		if st := s.state(h); st.current != "b1" {
+			t.Fatalf("h%d: current is %q, want b1", h, st.current)
+		}
+	}
+	s.wantServes("b1")
 }

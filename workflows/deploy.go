@@ -114,7 +114,7 @@ type hostRun struct {
 	onceHost    bool     // the deploy's first host: once hooks run here
 	hookWarns   []string // optional hooks that failed
 	outcome     HostOutcome
-	slots       *slotRun // strategy zero-downtime: what was done with the slots
+	slots       *SlotRun // strategy zero-downtime: what was done with the slots
 }
 
 // stepError is a failed step, with where it failed.

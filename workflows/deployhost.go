@@ -72,7 +72,7 @@ func (d *deploy) hostPhase(ctx workflow.Context, in HostInput) (res *HostResult,
 	if err != nil {
 		return nil, err
 	}
-	res.Changed = &HostChanged{Switched: h.switched, Started: h.started}
+	res.Changed = &HostChanged{Switched: h.switched, Started: h.started, Slots: h.slots}
 	// Old releases go now: the release this host would go back to, should
 	// the rollout stop later, is protected.
 	d.retain(ctx)
@@ -85,7 +85,7 @@ func (d *deploy) hostPhase(ctx workflow.Context, in HostInput) (res *HostResult,
 func (d *deploy) resume(t activities.Target, p *HostPrepared, c *HostChanged) *hostRun {
 	h := &hostRun{t: t, prev: p.Previous, first: p.First, current: p.Current, envFiles: p.EnvFiles}
 	if c != nil {
-		h.switched, h.started = c.Switched, c.Started
+		h.switched, h.started, h.slots = c.Switched, c.Started, c.Slots
 	}
 	h.outcome = HostOutcome{Host: t.Label(), Previous: h.prev}
 	d.hosts = append(d.hosts, h)

@@ -65,6 +65,8 @@ type HostPrepared struct {
 type HostChanged struct {
 	Switched bool `json:"switched,omitempty"`
 	Started  bool `json:"started,omitempty"`
+	// Slots: what a zero-downtime start did with the slots.
+	Slots *SlotRun `json:"slots,omitempty"`
 }
 
 // HostResult is what a DeployHost child returns when it did not fail.

@@ -54,14 +54,14 @@ func (d *deploy) fail(ctx workflow.Context, cause error) error {
 				continue // nothing was changed on this host
 			}
 			if d.zeroDowntime() {
-				if h.prev == "" && h.slots != nil && h.slots.traffic {
+				if h.prev == "" && h.slots != nil && h.slots.Traffic {
 					details.NothingToRollBackTo = true
 					details.NoGoodRelease = details.NoGoodRelease || !h.first
 				}
 				if problem := d.undoSlots(cctx, h); problem != "" {
 					details.RollbackFailed = true
 					details.Recovery = append(details.Recovery, problem)
-				} else if h.prev != "" && h.slots != nil && h.slots.traffic {
+				} else if h.prev != "" && h.slots != nil && h.slots.Traffic {
 					targets = appendUnique(targets, h.prev)
 				}
 				continue
@@ -135,6 +135,9 @@ func (d *deploy) fail(ctx workflow.Context, cause error) error {
 // It returns "" on success, else what state the host is in and how to
 // recover by hand.
 func (d *deploy) undo(ctx workflow.Context, h *hostRun) string {
+	if d.zeroDowntime() {
+		return d.undoSlots(ctx, h)
+	}
 	host, v, prev := h.t.Label(), d.in.Version, h.prev
 	failed := activities.ReleaseInput{Target: h.t, Version: v}
 	back := activities.ReleaseInput{Target: h.t, Version: prev}

@@ -17,13 +17,15 @@ import (
 // recorded before the strategy existed have no proxy in their spec and
 // never come here, so the branch needs no version marker.
 
-// slotRun is what a zero-downtime deploy did on a host, for its undo.
-type slotRun struct {
-	newSlot    string // where the release started
-	oldSlot    string // the slot that served before ("" on a first deploy)
-	oldVersion string // what the old slot ran
-	started    bool   // the new slot was (being) started
-	traffic    bool   // the proxy was (being) switched to the new slot
+// SlotRun is what a zero-downtime deploy did on a host, for its undo;
+// a rollout's host carries it from its start phase to a revert
+// (HostChanged.Slots).
+type SlotRun struct {
+	NewSlot    string `json:"new_slot"`              // where the release started
+	OldSlot    string `json:"old_slot,omitempty"`    // the slot that served before ("" on a first deploy)
+	OldVersion string `json:"old_version,omitempty"` // what the old slot ran
+	Started    bool   `json:"started,omitempty"`     // the new slot was (being) started
+	Traffic    bool   `json:"traffic,omitempty"`     // the proxy was (being) switched to the new slot
 }
 
 func (d *deploy) zeroDowntime() bool { return d.in.Spec.ZeroDowntime() }
@@ -51,15 +53,15 @@ func (d *deploy) startSlotHost(ctx workflow.Context, h *hostRun) (warnings []str
 	if err := d.step(ctx, host, "proxy files", quickStep, a.EnsureProxy, activities.ProxyInput{Target: t, Proxy: p, FilesOnly: true}, nil); err != nil {
 		return nil, err
 	}
-	s := &slotRun{newSlot: commands.OtherSlot(ss.Serving), oldSlot: ss.Serving, oldVersion: ss.Slot(ss.Serving).Version}
-	if ss.Serving != "" && s.oldVersion == in.Version && ss.Slot(ss.Serving).Running > 0 {
+	s := &SlotRun{NewSlot: commands.OtherSlot(ss.Serving), OldSlot: ss.Serving, OldVersion: ss.Slot(ss.Serving).Version}
+	if ss.Serving != "" && s.OldVersion == in.Version && ss.Slot(ss.Serving).Running > 0 {
 		// The release serves already (a redeploy): check it where it is.
-		s.newSlot, s.oldSlot = ss.Serving, ""
+		s.NewSlot, s.OldSlot = ss.Serving, ""
 	}
 	h.slots = s
-	slot := s.newSlot
+	slot := s.NewSlot
 
-	h.started, s.started = true, true
+	h.started, s.Started = true, true
 	var started activities.StartResult
 	if err := d.step(ctx, host, "start slot "+slot, composeStep, a.StartSlot, d.slotInput(t, in.Version, slot), &started); err != nil {
 		h.failedCheck = true
@@ -102,7 +104,7 @@ func (d *deploy) startSlotHost(ctx workflow.Context, h *hostRun) (warnings []str
 	if err := d.step(ctx, host, "proxy", quickStep, a.EnsureProxy, activities.ProxyInput{Target: t, Proxy: p}, nil); err != nil {
 		return nil, err
 	}
-	s.traffic = true // before the step: a switch whose reply was lost is still undone
+	s.Traffic = true // before the step: a switch whose reply was lost is still undone
 	if err := d.step(ctx, host, "switch traffic to slot "+slot, quickStep, a.SwitchTraffic, activities.SwitchTrafficInput{Target: t, Slot: slot, Proxy: p}, nil); err != nil {
 		return nil, err
 	}
@@ -111,18 +113,18 @@ func (d *deploy) startSlotHost(ctx workflow.Context, h *hostRun) (warnings []str
 		h.failedCheck = true
 		return nil, err
 	}
-	if s.oldSlot != "" {
+	if s.OldSlot != "" {
 		if p.Drain > 0 {
 			if err := d.drain(ctx, h, slot, wait); err != nil {
 				return nil, err
 			}
 		}
-		if ss.Slot(s.oldSlot).Total > 0 && s.oldVersion != "" {
-			old := d.slotInput(t, s.oldVersion, s.oldSlot)
-			if err := d.step(ctx, host, "stop slot "+s.oldSlot+" ("+s.oldVersion+")", composeStep, a.StopSlot, old, nil); err != nil {
+		if ss.Slot(s.OldSlot).Total > 0 && s.OldVersion != "" {
+			old := d.slotInput(t, s.OldVersion, s.OldSlot)
+			if err := d.step(ctx, host, "stop slot "+s.OldSlot+" ("+s.OldVersion+")", composeStep, a.StopSlot, old, nil); err != nil {
 				// The new release serves; the old one still running beside
 				// it is a leftover, not a failure.
-				warnings = append(warnings, fmt.Sprintf("host %s: slot %s (%s) could not be stopped: %s", host, s.oldSlot, s.oldVersion, rootMessage(err)))
+				warnings = append(warnings, fmt.Sprintf("host %s: slot %s (%s) could not be stopped: %s", host, s.OldSlot, s.OldVersion, rootMessage(err)))
 			}
 		}
 	}
@@ -194,25 +196,25 @@ func (d *deploy) sleep(ctx workflow.Context, host, name string, dur time.Duratio
 // It returns "" on success, else what the host is left with.
 func (d *deploy) undoSlots(ctx workflow.Context, h *hostRun) string {
 	s := h.slots
-	if s == nil || !s.started {
+	if s == nil || !s.Started {
 		return ""
 	}
 	t, host, v := h.t, h.t.Label(), d.in.Version
-	failed := d.slotInput(t, v, s.newSlot)
-	if s.oldSlot == "" && s.newSlot != "" && !s.traffic && h.current == v {
+	failed := d.slotInput(t, v, s.NewSlot)
+	if s.OldSlot == "" && s.NewSlot != "" && !s.Traffic && h.current == v {
 		return "" // a redeploy checked where it serves: nothing to undo
 	}
-	if !s.traffic || h.prev == "" {
-		if err := d.step(ctx, host, "rollback: remove slot "+s.newSlot+" ("+v+")", composeStep, a.RemoveSlot, failed, nil); err != nil {
-			return fmt.Sprintf("host %s: removing slot %s (%s) failed: %s", host, s.newSlot, v, rootMessage(err))
+	if !s.Traffic || h.prev == "" {
+		if err := d.step(ctx, host, "rollback: remove slot "+s.NewSlot+" ("+v+")", composeStep, a.RemoveSlot, failed, nil); err != nil {
+			return fmt.Sprintf("host %s: removing slot %s (%s) failed: %s", host, s.NewSlot, v, rootMessage(err))
 		}
 		return ""
 	}
 	p := *d.in.Spec.Proxy
-	back := d.slotInput(t, h.prev, commands.OtherSlot(s.newSlot))
+	back := d.slotInput(t, h.prev, commands.OtherSlot(s.NewSlot))
 	var started activities.StartResult
 	if err := d.step(ctx, host, "rollback: start slot "+back.Slot+" ("+h.prev+")", composeStep, a.StartSlot, back, &started); err != nil {
-		return fmt.Sprintf("host %s: starting %s in slot %s failed: %s; the proxy still sends traffic to %s in slot %s", host, h.prev, back.Slot, rootMessage(err), v, s.newSlot)
+		return fmt.Sprintf("host %s: starting %s in slot %s failed: %s; the proxy still sends traffic to %s in slot %s", host, h.prev, back.Slot, rootMessage(err), v, s.NewSlot)
 	}
 	wait := d.slotWait(t, h.prev, back.Slot, started.UpAt)
 	wait.Services, wait.RecordedServices = nil, true
@@ -222,7 +224,7 @@ func (d *deploy) undoSlots(ctx workflow.Context, h *hostRun) string {
 		if err != nil {
 			detail = rootMessage(err)
 		}
-		return fmt.Sprintf("host %s: previous release %s is not healthy in slot %s either (%s); the proxy still sends traffic to %s in slot %s", host, h.prev, back.Slot, detail, v, s.newSlot)
+		return fmt.Sprintf("host %s: previous release %s is not healthy in slot %s either (%s); the proxy still sends traffic to %s in slot %s", host, h.prev, back.Slot, detail, v, s.NewSlot)
 	}
 	if err := d.step(ctx, host, "rollback: switch traffic to slot "+back.Slot, quickStep, a.SwitchTraffic, activities.SwitchTrafficInput{Target: t, Slot: back.Slot, Proxy: p}, nil); err != nil {
 		return fmt.Sprintf("host %s: switching traffic back to slot %s failed: %s", host, back.Slot, rootMessage(err))
@@ -231,8 +233,8 @@ func (d *deploy) undoSlots(ctx workflow.Context, h *hostRun) string {
 		_ = d.sleep(ctx, host, "rollback: drain "+config.FormatDuration(p.Drain), p.Drain)
 	}
 	var problem string
-	if err := d.step(ctx, host, "rollback: remove slot "+s.newSlot+" ("+v+")", composeStep, a.RemoveSlot, failed, nil); err != nil {
-		problem = fmt.Sprintf("host %s: %s serves again, but slot %s (%s) could not be removed: %s", host, h.prev, s.newSlot, v, rootMessage(err))
+	if err := d.step(ctx, host, "rollback: remove slot "+s.NewSlot+" ("+v+")", composeStep, a.RemoveSlot, failed, nil); err != nil {
+		problem = fmt.Sprintf("host %s: %s serves again, but slot %s (%s) could not be removed: %s", host, h.prev, s.NewSlot, v, rootMessage(err))
 	}
 	if h.switched {
 		rel := activities.ReleaseInput{Target: t, Version: h.prev}
