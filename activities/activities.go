@@ -319,7 +319,10 @@ func (a *Activities) SaveLogs(ctx context.Context, in SaveLogsInput) (SaveLogsRe
 	if !commands.IsVersion(in.Name) {
 		return SaveLogsResult{}, invalid(in.Target, "save logs", fmt.Errorf("log name %q is not a plain name", in.Name))
 	}
-	c := in.Target.Compose(in.Version)
+	if in.Project != "" && in.Project != commands.SlotProject(in.Target.Service, commands.SlotA) && in.Project != commands.SlotProject(in.Target.Service, commands.SlotB) {
+		return SaveLogsResult{}, invalid(in.Target, "save logs", fmt.Errorf("project %q is neither the service's nor one of its slots", in.Project))
+	}
+	c := in.Target.Slot(in.Version, in.Project)
 	if _, err := a.runLocked(ctx, in.Target, "save logs of "+in.Version, c.SaveLogs(in.Name)); err != nil {
 		return SaveLogsResult{}, err
 	}

@@ -158,6 +158,8 @@ type SaveLogsInput struct {
 	Target  Target `json:"target"`
 	Version string `json:"version"`
 	Name    string `json:"name"`
+	// Project: a zero-downtime slot's project ("" is the service's own).
+	Project string `json:"project,omitempty"`
 }
 
 // SaveLogsResult is where the logs are, on the host.

@@ -257,6 +257,9 @@ func withDotEnv(files []string) []string {
 // failure's details. Best effort: a rollback is never held up by it.
 func (d *deploy) saveLogs(ctx workflow.Context, h *hostRun, details *FailureDetails) {
 	in := activities.SaveLogsInput{Target: h.t, Version: d.in.Version, Name: workflow.Now(ctx).UTC().Format("20060102T150405Z")}
+	if h.slots != nil {
+		in.Project = commands.SlotProject(h.t.Service, h.slots.NewSlot)
+	}
 	var res activities.SaveLogsResult
 	if err := d.step(ctx, h.t.Label(), "save logs of "+d.in.Version, quickStep, a.SaveLogs, in, &res); err == nil {
 		details.Logs = append(details.Logs, h.t.Label()+": "+res.Path)

@@ -54,6 +54,9 @@ func (d *deploy) fail(ctx workflow.Context, cause error) error {
 				continue // nothing was changed on this host
 			}
 			if d.zeroDowntime() {
+				if h.started && h.failedCheck && h.slots != nil {
+					d.saveLogs(cctx, h, &details) // before the failed slot is removed
+				}
 				if h.prev == "" && h.slots != nil && h.slots.Traffic {
 					details.NothingToRollBackTo = true
 					details.NoGoodRelease = details.NoGoodRelease || !h.first
