@@ -41,7 +41,7 @@ apt-get autoremove -y -q --purge >/dev/null
 [[ ! -e /usr/bin/docker-registry ]] || fail "docker-registry still installed after the purge"
 
 say "3. remove the built tools"
-rm -rf /usr/local/lib/docker/cli-plugins/docker-compose "${HOME:-/root}/.cache/hoist/tools" "$REPO/bin"
+rm -rf /usr/local/lib/docker/cli-plugins/docker-compose "${HOME:-/root}/.cache/hoist/tools" "$REPO/bin"  # tools: Temporal CLI, Caddy
 if ((COLD)); then
 	say "   --cold: Go build and module caches too"
 	go clean -cache -modcache
@@ -83,5 +83,8 @@ for tool in compose temporal; do
 done
 "$TESTBED" status >/dev/null || { "$TESTBED" status; fail "test bed not whole after make demo"; }
 grep -q 'Successfully deployed' "$demo_log" || fail "the demo deployed nothing"
+# The zero-downtime proxy's image, built from Caddy's module by images.sh.
+[[ $(curl -sf http://127.0.0.1:5000/v2/caddy/tags/list) == *'"2.11.9"'* ]] ||
+	fail "the caddy:2.11.9 image is not in the test bed's registry after make demo"
 
 say "PASSED: make demo on a fresh machine took ${demo_secs}s (whole check $((SECONDS - t0))s; Go caches $( ((COLD)) && echo cold || echo warm))"
