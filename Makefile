@@ -87,10 +87,13 @@ record-histories: testbed-up images build
 	scripts/record-histories.sh
 
 # Speed lives here, never in timed tests: SSH round trips (warm vs fresh
-# connection), and deploy / crash-rollback times on the demo app (median of 5).
+# connection), and on the demo app (10 runs each, about 15 min): deploy and
+# crash-rollback times, upgrades under load with strategy recreate and
+# zero-downtime (wall time, time to the new version serving, failed
+# requests), the unhealthy verdict, and a crash after the switch.
 bench: testbed-up images build
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 200x -tags integration ./sshexec/
-	$(GO) test -count=1 -run '^$$' -bench '^Benchmark(Deploy|CrashRollback)$$' -benchtime 5x -tags integration -timeout 20m ./e2e/
+	$(GO) test -count=1 -run '^$$' -bench '^Benchmark(Deploy|CrashRollback|Upgrade|UnhealthyVerdict|ZeroDowntimeCrash)$$' -benchtime 10x -tags integration -timeout 45m ./e2e/
 
 # Fleet speed (issue 9): 1, 6, 12 and 24 real hosts (the test bed grows to
 # 24 for it, and back to its default after), then the simulated fleet of
