@@ -87,7 +87,7 @@ record-histories: testbed-up images build
 	scripts/record-histories.sh
 
 # Speed lives here, never in timed tests: SSH round trips (warm vs fresh
-# connection), and on the demo app (10 runs each, about 15 min): deploy and
+# connection), and on the demo app (10 runs each, about 10 min): deploy and
 # crash-rollback times, upgrades under load with strategy recreate and
 # zero-downtime (wall time, time to the new version serving, failed
 # requests), the unhealthy verdict, and a crash after the switch.
