@@ -353,6 +353,17 @@ func (a *Activities) CheckProxy(ctx context.Context, in CheckProxyInput) (CheckP
 		default:
 			last = fmt.Sprintf("answered %d from %q", status, upstream)
 		}
+		if err != nil || res.Upstream != want {
+			// The slot passed its gate a moment ago; if its container has
+			// stopped since, waiting out the window would leave the proxy
+			// pointing at nothing: fail now, and the rollback gives the
+			// traffic back.
+			name, _, _ := strings.Cut(want, ":")
+			if out, rerr := a.SSH.Run(ctx, t.Host, commands.ContainerRunning(name)); rerr == nil && strings.TrimSpace(out.Stdout) == "false" {
+				msg := fmt.Sprintf("host %s, step %s: container %s of slot %s stopped right after the switch (the proxy answered: %s)", t.Label(), step, name, in.Slot, last)
+				return res, temporal.NewNonRetryableApplicationError(msg, ErrCommand, nil)
+			}
+		}
 		if !time.Now().Before(deadline) || ctx.Err() != nil {
 			var conn *sshexec.ConnError
 			if err != nil && (errors.As(err, &conn) || sshexec.Retryable(err)) {
@@ -371,7 +382,9 @@ func (a *Activities) CheckProxy(ctx context.Context, in CheckProxyInput) (CheckP
 // getThrough sends one GET to addr from the host, on a fresh forwarded
 // connection, and returns the status and the upstream header.
 func getThrough(ctx context.Context, d tcpDialer, host, addr, p string) (int, string, error) {
-	ctx, cancel := context.WithTimeout(ctx, commands.DefaultTryDuration+2*time.Second)
+	// Shorter than the proxy's own retries: a try that waits on them is
+	// a sign to look at the container (CheckProxy).
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	conn, err := d.Dial(ctx, host, addr)
 	if err != nil {

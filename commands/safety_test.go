@@ -108,6 +108,7 @@ var (
 		"CreateNetwork":     CreateNetwork("hoist-web"),
 		"InspectProxy":      InspectProxy("hoist-proxy-web"),
 		"StartContainer":    StartContainer("hoist-proxy-web"),
+		"ContainerRunning":  ContainerRunning("web-b-web-1"),
 		"RemoveContainer":   RemoveContainer("hoist-proxy-web"),
 		"SlotContainers":    SlotContainers(),
 		"RunHealthcheck":    RunHealthcheck("a1", []string{"/bin/sh", "-c", "curl -f http://localhost/ || exit 1"}, DefaultHealthcheckTimeout),

@@ -168,6 +168,12 @@ func RunProxy(p ProxyRun) remote.Command {
 		p.Image, "caddy", "run", "--config", ProxyMount+"/"+ProxyConfigFile)
 }
 
+// ContainerRunning prints true or false: whether the named container
+// runs (exit 1: there is none).
+func ContainerRunning(name string) remote.Command {
+	return remote.Cmd("docker", "inspect", "--type", "container", "--format", "{{.State.Running}}", name)
+}
+
 // StartContainer starts a stopped container.
 func StartContainer(name string) remote.Command { return remote.Cmd("docker", "start", name) }
 

@@ -21,6 +21,7 @@ func TestSlotBuilders(t *testing.T) {
 		{"inspect proxy", InspectProxy("hoist-proxy-shop").String(), `docker inspect --type container --format '{{.State.Running}} {{index .Config.Labels "org.hoist.proxy"}}' hoist-proxy-shop`},
 		{"run proxy", RunProxy(run).String(), `docker --config '/srv/my apps/shop/.docker' run --detach --name hoist-proxy-shop --network hoist-shop --restart unless-stopped --label 'org.hoist.proxy=0123abcd' --publish 0.0.0.0:80:80 --volume '/srv/my apps/shop/.proxy:/etc/hoist-proxy:ro' caddy:2.11.9 caddy run --config /etc/hoist-proxy/caddy.json`},
 		{"start", StartContainer("hoist-proxy-shop").String(), `docker start hoist-proxy-shop`},
+		{"running", ContainerRunning("shop-b-web-1").String(), `docker inspect --type container --format '{{.State.Running}}' shop-b-web-1`},
 		{"remove", RemoveContainer("hoist-proxy-shop").String(), `docker rm --force hoist-proxy-shop`},
 		{"slot containers", SlotContainers().String(), `docker ps --all --format '{{.Label "com.docker.compose.project"}}	{{.Label "com.docker.compose.project.working_dir"}}	{{.State}}' --filter 'label=com.docker.compose.project'`},
 		{"dial", SlotDial("shop", SlotA, "web", 8080), `shop-a-web-1:8080`},

@@ -54,14 +54,16 @@ func (d *deploy) fail(ctx workflow.Context, cause error) error {
 				continue // nothing was changed on this host
 			}
 			if d.zeroDowntime() {
-				if h.started && h.failedCheck && h.slots != nil {
-					d.saveLogs(cctx, h, &details) // before the failed slot is removed
+				saveLogs := func() {
+					if h.started && h.failedCheck {
+						d.saveLogs(cctx, h, &details)
+					}
 				}
 				if h.prev == "" && h.slots != nil && h.slots.Traffic {
 					details.NothingToRollBackTo = true
 					details.NoGoodRelease = details.NoGoodRelease || !h.first
 				}
-				if problem := d.undoSlots(cctx, h); problem != "" {
+				if problem := d.undoSlots(cctx, h, saveLogs); problem != "" {
 					details.RollbackFailed = true
 					details.Recovery = append(details.Recovery, problem)
 				} else if h.prev != "" && h.slots != nil && h.slots.Traffic {
@@ -139,7 +141,7 @@ func (d *deploy) fail(ctx workflow.Context, cause error) error {
 // recover by hand.
 func (d *deploy) undo(ctx workflow.Context, h *hostRun) string {
 	if d.zeroDowntime() {
-		return d.undoSlots(ctx, h)
+		return d.undoSlots(ctx, h, nil)
 	}
 	host, v, prev := h.t.Label(), d.in.Version, h.prev
 	failed := activities.ReleaseInput{Target: h.t, Version: v}

@@ -26,6 +26,7 @@ type SlotRun struct {
 	OldVersion string `json:"old_version,omitempty"` // what the old slot ran
 	Started    bool   `json:"started,omitempty"`     // the new slot was (being) started
 	Traffic    bool   `json:"traffic,omitempty"`     // the proxy was (being) switched to the new slot
+	OldStopped bool   `json:"old_stopped,omitempty"` // the old slot was (being) stopped
 }
 
 func (d *deploy) zeroDowntime() bool { return d.in.Spec.ZeroDowntime() }
@@ -121,6 +122,7 @@ func (d *deploy) startSlotHost(ctx workflow.Context, h *hostRun) (warnings []str
 		}
 		if ss.Slot(s.OldSlot).Total > 0 && s.OldVersion != "" {
 			old := d.slotInput(t, s.OldVersion, s.OldSlot)
+			s.OldStopped = true
 			if err := d.step(ctx, host, "stop slot "+s.OldSlot+" ("+s.OldVersion+")", composeStep, a.StopSlot, old, nil); err != nil {
 				// The new release serves; the old one still running beside
 				// it is a leftover, not a failure.
@@ -190,51 +192,83 @@ func (d *deploy) sleep(ctx workflow.Context, host, name string, dur time.Duratio
 }
 
 // undoSlots puts a zero-downtime host back: a new slot that never got
-// traffic is removed; once it had traffic, the previous release is
-// started (or just started again: its stopped slot is still there) in
-// the other slot, gated, given the traffic back, and the new slot goes.
-// It returns "" on success, else what the host is left with.
-func (d *deploy) undoSlots(ctx workflow.Context, h *hostRun) string {
+// traffic is removed; once it had traffic, the previous release takes it
+// back. While the old slot still runs (the failure came before its stop:
+// the check through the proxy, the drain), the traffic goes back to it
+// first — it served a moment ago — and it is checked after; otherwise it
+// is started (or just started again: its stopped containers are still
+// there) in the other slot and gated before it gets the traffic. Then the
+// new slot goes (beforeRemove runs first: its logs). It returns "" on
+// success, else what the host is left with.
+func (d *deploy) undoSlots(ctx workflow.Context, h *hostRun, beforeRemove func()) string {
 	s := h.slots
 	if s == nil || !s.Started {
 		return ""
 	}
 	t, host, v := h.t, h.t.Label(), d.in.Version
 	failed := d.slotInput(t, v, s.NewSlot)
-	if s.OldSlot == "" && s.NewSlot != "" && !s.Traffic && h.current == v {
+	if s.OldSlot == "" && !s.Traffic && h.current == v {
 		return "" // a redeploy checked where it serves: nothing to undo
 	}
-	if !s.Traffic || h.prev == "" {
+	remove := func() string {
+		if beforeRemove != nil {
+			beforeRemove()
+		}
 		if err := d.step(ctx, host, "rollback: remove slot "+s.NewSlot+" ("+v+")", composeStep, a.RemoveSlot, failed, nil); err != nil {
-			return fmt.Sprintf("host %s: removing slot %s (%s) failed: %s", host, s.NewSlot, v, rootMessage(err))
+			return fmt.Sprintf("host %s: slot %s (%s) could not be removed: %s", host, s.NewSlot, v, rootMessage(err))
 		}
 		return ""
 	}
+	if !s.Traffic || h.prev == "" {
+		return remove()
+	}
 	p := *d.in.Spec.Proxy
 	back := d.slotInput(t, h.prev, commands.OtherSlot(s.NewSlot))
-	var started activities.StartResult
-	if err := d.step(ctx, host, "rollback: start slot "+back.Slot+" ("+h.prev+")", composeStep, a.StartSlot, back, &started); err != nil {
-		return fmt.Sprintf("host %s: starting %s in slot %s failed: %s; the proxy still sends traffic to %s in slot %s", host, h.prev, back.Slot, rootMessage(err), v, s.NewSlot)
-	}
-	wait := d.slotWait(t, h.prev, back.Slot, started.UpAt)
-	wait.Services, wait.RecordedServices = nil, true
-	var wr activities.WaitResult
-	if err := d.step(ctx, host, "rollback: verify "+h.prev+" in slot "+back.Slot, waitStep(wait.Window), a.WaitRunning, wait, &wr); err != nil || wr.Verdict != commands.Healthy.String() {
-		detail := wr.Detail
-		if err != nil {
-			detail = rootMessage(err)
+	switchBack := func() string {
+		if err := d.step(ctx, host, "rollback: switch traffic to slot "+back.Slot, quickStep, a.SwitchTraffic, activities.SwitchTrafficInput{Target: t, Slot: back.Slot, Proxy: p}, nil); err != nil {
+			return fmt.Sprintf("host %s: switching traffic back to slot %s failed: %s", host, back.Slot, rootMessage(err))
 		}
-		return fmt.Sprintf("host %s: previous release %s is not healthy in slot %s either (%s); the proxy still sends traffic to %s in slot %s", host, h.prev, back.Slot, detail, v, s.NewSlot)
+		return ""
 	}
-	if err := d.step(ctx, host, "rollback: switch traffic to slot "+back.Slot, quickStep, a.SwitchTraffic, activities.SwitchTrafficInput{Target: t, Slot: back.Slot, Proxy: p}, nil); err != nil {
-		return fmt.Sprintf("host %s: switching traffic back to slot %s failed: %s", host, back.Slot, rootMessage(err))
+	verify := func(upAt string) string {
+		wait := d.slotWait(t, h.prev, back.Slot, upAt)
+		wait.Services, wait.RecordedServices = nil, true
+		var wr activities.WaitResult
+		if err := d.step(ctx, host, "rollback: verify "+h.prev+" in slot "+back.Slot, waitStep(wait.Window), a.WaitRunning, wait, &wr); err != nil || wr.Verdict != commands.Healthy.String() {
+			detail := wr.Detail
+			if err != nil {
+				detail = rootMessage(err)
+			}
+			return fmt.Sprintf("previous release %s is not healthy in slot %s either (%s)", h.prev, back.Slot, detail)
+		}
+		return ""
+	}
+	stillRuns := s.OldSlot == back.Slot && s.OldVersion == h.prev && !s.OldStopped
+	if stillRuns {
+		if problem := switchBack(); problem != "" {
+			return problem
+		}
+		if problem := verify(""); problem != "" {
+			return fmt.Sprintf("host %s: %s; the proxy sends traffic to it in slot %s again", host, problem, back.Slot)
+		}
+	} else {
+		var started activities.StartResult
+		if err := d.step(ctx, host, "rollback: start slot "+back.Slot+" ("+h.prev+")", composeStep, a.StartSlot, back, &started); err != nil {
+			return fmt.Sprintf("host %s: starting %s in slot %s failed: %s; the proxy still sends traffic to %s in slot %s", host, h.prev, back.Slot, rootMessage(err), v, s.NewSlot)
+		}
+		if problem := verify(started.UpAt); problem != "" {
+			return fmt.Sprintf("host %s: %s; the proxy still sends traffic to %s in slot %s", host, problem, v, s.NewSlot)
+		}
+		if problem := switchBack(); problem != "" {
+			return problem
+		}
 	}
 	if p.Drain > 0 {
 		_ = d.sleep(ctx, host, "rollback: drain "+config.FormatDuration(p.Drain), p.Drain)
 	}
-	var problem string
-	if err := d.step(ctx, host, "rollback: remove slot "+s.NewSlot+" ("+v+")", composeStep, a.RemoveSlot, failed, nil); err != nil {
-		problem = fmt.Sprintf("host %s: %s serves again, but slot %s (%s) could not be removed: %s", host, h.prev, s.NewSlot, v, rootMessage(err))
+	problem := remove()
+	if problem != "" {
+		problem = fmt.Sprintf("%s serves again, but %s", h.prev, problem)
 	}
 	if h.switched {
 		rel := activities.ReleaseInput{Target: t, Version: h.prev}
