@@ -72,6 +72,15 @@ PREFIX=around- export_run deploy-notify-unconfirmed deploy/e2e-notify-kill- Comp
 PREFIX=around- export_run deploy-hooks-failed deploy/e2e-hooks- Failed
 TYPE=DeployHost PREFIX=around- export_run host-hooks-failed deploy/e2e-hooks- Failed /prepare
 
+# Strategy zero-downtime and the health gate (issue 11), as zd-NAME.
+PREFIX=zd- export_run deploy-success deploy/e2e-zdl- Completed
+PREFIX=zd- export_run deploy-never-healthy deploy/e2e-zdn- Failed
+PREFIX=zd- export_run deploy-crash-after-switch deploy/e2e-zdc- Failed
+PREFIX=zd- export_run deploy-worker-killed deploy/e2e-zdk- Completed
+PREFIX=zd- export_run rollback-manual deploy/e2e-zds- Completed
+TYPE=DeployHost PREFIX=zd- export_run host-start deploy/e2e-zdf- Completed /prepare
+TYPE=DeployHost PREFIX=zd- export_run host-revert deploy/e2e-zdb- Completed /start
+
 export_run deploy-success deploy/e2e-first- Completed
 export_run deploy-warning deploy/e2e-unhealthy- Completed unhealthyrb
 export_run deploy-rollback deploy/e2e-crash- Failed crashfirst

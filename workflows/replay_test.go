@@ -40,7 +40,10 @@ func TestReplayRecordedHistories(t *testing.T) {
 		// around-NAME: --at, windows, notifications, hooks (issue 10).
 		"around-deploy-at", "around-deploy-at-cancelled", "around-deploy-window-wait", "around-deploy-window-refused",
 		"around-deploy-window-override", "around-deploy-notify-rolled-back", "around-deploy-notify-unconfirmed",
-		"around-deploy-hooks-failed", "around-host-hooks-failed"}
+		"around-deploy-hooks-failed", "around-host-hooks-failed",
+		// zd-NAME: strategy zero-downtime and the health gate (issue 11).
+		"zd-deploy-success", "zd-deploy-never-healthy", "zd-deploy-crash-after-switch", "zd-deploy-worker-killed",
+		"zd-rollback-manual", "zd-host-start", "zd-host-revert"}
 	have := map[string]bool{}
 	for _, f := range files {
 		have[filepath.Base(f[:len(f)-len(".json")])] = true
