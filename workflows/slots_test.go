@@ -566,3 +566,65 @@ func TestSpecWithoutStrategyTakesNoSlotSteps(t *testing.T) {
 		})
 	}
 }
+
+// A rollout's pause watches each host after it switched, before it
+// counts as done, whatever the strategy (a crash in the pause fails the
+// host while the batch can still be stopped).
+func TestZeroDowntimeRolloutPauseWatchesTheNewSlot(t *testing.T) {
+	const pause = 30 * time.Second
+	f := newSlotFleet("h1")
+	f.seedSlots("h1", "v1", "a", []string{"v1"})
+	s := zeroDowntime(rolloutSpec(config.Rollout{Preflight: true, Pause: pause}, "h1"))
+	r := deploySlots(t, f, deployV2(s))
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	watched := false
+	for _, c := range calls(f.fleet, "h1") {
+		if c == "MarkGood v2" {
+			break
+		}
+		var st string
+		if _, err := fmt.Sscanf(c, "WaitRunning b v2 stable %s", &st); err == nil {
+			d, _ := time.ParseDuration(st)
+			watched = watched || d >= pause
+		}
+	}
+	if !watched {
+		t.Errorf("no watch of slot b for the rollout's pause (%s) before v2 was marked good: %q", pause, calls(f.fleet, "h1"))
+	}
+}
+
+// A redeploy of the serving release whose check through the proxy fails
+// is rolled back to the previous release, as with strategy recreate
+// (TestRedeployOfCurrentIsNotItsOwnRollbackTarget): current follows the
+// traffic back.
+func TestZeroDowntimeFailedRedeployRollsCurrentBack(t *testing.T) {
+	f := newSlotFleet("h1")
+	f.seedSlots("h1", "v2", "b", []string{"v1", "v2"}, "a=v1")
+	f.failOn["h1/CheckProxy b"] = commandFailed("host h1, step check through the proxy: the proxy did not answer from slot b")
+	r := deploySlots(t, f, zdDeploy("v2", "h1"))
+	_, d := failureOf(t, r.err)
+	t.Logf("calls %q", calls(f.fleet, "h1"))
+	f.assertHost(t, "h1", "current=v1 dial=a a=v1 b=- own=- good=v1 failed=v2")
+	if d.RolledBackTo != "v1" {
+		t.Errorf("details %+v", d)
+	}
+}
+
+// A current release nothing is known about (its good mark could not be
+// written) is looked at where it runs, in its slot, before anything
+// replaces it: healthy there, it is the rollback target.
+func TestZeroDowntimeUnknownCurrentIsLookedAtInItsSlot(t *testing.T) {
+	f := newSlotFleet("h1")
+	f.seedSlots("h1", "v1", "a", []string{"v1"})
+	delete(f.hosts["h1"].good, "v1")
+	f.failOn["h1/CheckProxy b"] = commandFailed("host h1, step check through the proxy: the proxy did not answer from slot b")
+	r := deploySlots(t, f, zdDeploy("v2", "h1"))
+	_, d := failureOf(t, r.err)
+	t.Logf("calls %q", calls(f.fleet, "h1"))
+	f.assertHost(t, "h1", "current=v1 dial=a a=v1 b=- own=- good=v1 failed=v2")
+	if d.RolledBackTo != "v1" {
+		t.Errorf("details %+v", d)
+	}
+}
