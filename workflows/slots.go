@@ -130,6 +130,21 @@ func (d *deploy) startSlotHost(ctx workflow.Context, h *hostRun) (warnings []str
 			}
 		}
 	}
+	if d.pause > 0 {
+		// The rollout's pause: the new slot keeps being watched before
+		// the host counts as done.
+		watch := wait
+		watch.Stable, watch.Window = d.pause, d.pause+wait.Window
+		name := "watch " + config.FormatDuration(d.pause)
+		if err := d.step(ctx, host, name, waitStep(watch.Window), a.WaitRunning, watch, &wr); err != nil {
+			return nil, err
+		}
+		if wr.Verdict != commands.Healthy.String() {
+			h.failedCheck = true
+			d.failLast(wr.Verdict + ": " + wr.Detail)
+			return nil, &stepError{host: host, step: name, err: fmt.Errorf("%s: %s", wr.Verdict, wr.Detail)}
+		}
+	}
 	if h.current != in.Version {
 		h.switched = true
 		rel := activities.ReleaseInput{Target: t, Version: in.Version}
@@ -270,7 +285,9 @@ func (d *deploy) undoSlots(ctx workflow.Context, h *hostRun, beforeRemove func()
 	if problem != "" {
 		problem = fmt.Sprintf("%s serves again, but %s", h.prev, problem)
 	}
-	if h.switched {
+	if h.switched || h.current != h.prev {
+		// A redeploy never switched current, but it now names the release
+		// that failed: it goes back with the traffic.
 		rel := activities.ReleaseInput{Target: t, Version: h.prev}
 		if err := d.step(ctx, host, "rollback: switch current to "+h.prev, quickStep, a.SwitchCurrent, rel, nil); err != nil {
 			return fmt.Sprintf("host %s: %s serves again, but current could not be switched back: %s", host, h.prev, rootMessage(err))

@@ -611,20 +611,3 @@ func TestZeroDowntimeFailedRedeployRollsCurrentBack(t *testing.T) {
 		t.Errorf("details %+v", d)
 	}
 }
-
-// A current release nothing is known about (its good mark could not be
-// written) is looked at where it runs, in its slot, before anything
-// replaces it: healthy there, it is the rollback target.
-func TestZeroDowntimeUnknownCurrentIsLookedAtInItsSlot(t *testing.T) {
-	f := newSlotFleet("h1")
-	f.seedSlots("h1", "v1", "a", []string{"v1"})
-	delete(f.hosts["h1"].good, "v1")
-	f.failOn["h1/CheckProxy b"] = commandFailed("host h1, step check through the proxy: the proxy did not answer from slot b")
-	r := deploySlots(t, f, zdDeploy("v2", "h1"))
-	_, d := failureOf(t, r.err)
-	t.Logf("calls %q", calls(f.fleet, "h1"))
-	f.assertHost(t, "h1", "current=v1 dial=a a=v1 b=- own=- good=v1 failed=v2")
-	if d.RolledBackTo != "v1" {
-		t.Errorf("details %+v", d)
-	}
-}
