@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -46,6 +47,9 @@ func (o *outbox) wire(env *testsuite.TestWorkflowEnvironment) {
 	})
 }
 
+// events lists what was sent in the order of allEvents, not of sending:
+// the deploy does not wait for a message, so two of them run side by side
+// and the test environment may finish the later one first.
 func (o *outbox) events() string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -53,7 +57,23 @@ func (o *outbox) events() string {
 	for _, m := range o.sent {
 		evs = append(evs, m.To+":"+string(m.Message.Event))
 	}
+	rank := func(e string) int { return slices.Index(allEvents, e[strings.Index(e, ":")+1:]) }
+	slices.SortStableFunc(evs, func(a, b string) int { return rank(a) - rank(b) })
 	return strings.Join(evs, " ")
+}
+
+// message is the one message sent for ev.
+func (o *outbox) message(t *testing.T, ev notify.Event) notify.Message {
+	t.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, in := range o.sent {
+		if in.Message.Event == ev {
+			return in.Message
+		}
+	}
+	t.Fatalf("no %s message sent", ev)
+	return notify.Message{}
 }
 
 var allEvents = []string{"started", "awaiting_approval", "failed", "rolled_back", "succeeded"}
@@ -224,9 +244,9 @@ func TestNotifyStartedAndSucceeded(t *testing.T) {
 	if got := o.events(); got != "ops:started ops:succeeded" {
 		t.Fatalf("sent %s", got)
 	}
-	m := o.sent[1].Message
+	m := o.message(t, notify.EventSucceeded)
 	if m.Service != "web" || m.Version != "v2" || strings.Join(m.Hosts, ",") != "h1,h2" || m.Outcome != OutcomeDeployed ||
-		!strings.HasSuffix(m.Key, "/succeeded") || o.sent[0].Message.Key == m.Key {
+		!strings.HasSuffix(m.Key, "/succeeded") || o.message(t, notify.EventStarted).Key == m.Key {
 		t.Fatalf("message %+v", m)
 	}
 }
@@ -242,7 +262,7 @@ func TestNotifyRolledBack(t *testing.T) {
 	if got := o.events(); got != "ops:started ops:rolled_back" {
 		t.Fatalf("sent %s", got)
 	}
-	if m := o.sent[1].Message; m.Outcome != "rolled back to v1" || !strings.Contains(m.Cause, "crashed") {
+	if m := o.message(t, notify.EventRolledBack); m.Outcome != "rolled back to v1" || !strings.Contains(m.Cause, "crashed") {
 		t.Fatalf("message %+v", m)
 	}
 }
@@ -288,7 +308,7 @@ func TestNotifyAwaitingApproval(t *testing.T) {
 	if got := o.events(); got != "ops:started ops:awaiting_approval ops:succeeded" {
 		t.Fatalf("sent %s", got)
 	}
-	if m := o.sent[1].Message; !strings.Contains(m.Outcome, "after batch 1 of 2") {
+	if m := o.message(t, notify.EventAwaitingApproval); !strings.Contains(m.Outcome, "after batch 1 of 2") {
 		t.Fatalf("message %+v", m)
 	}
 }

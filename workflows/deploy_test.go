@@ -38,8 +38,11 @@ type fleet struct {
 	failOn  map[string]error  // "host/Activity/version" -> error
 	calls   []string
 	onWait  func() // runs when WaitRunning is called, e.g. to cancel
-	waits   []activities.WaitInput
-	syncs   []activities.SyncInput
+	// before runs, outside op, as InspectHost and SwitchCurrent are called:
+	// a test can hold a host's step there to see what runs beside it.
+	before func(activity, host string)
+	waits  []activities.WaitInput
+	syncs  []activities.SyncInput
 	// unchecked: "host/version" -> what WaitRunning says of services
 	// outside services:
 	unchecked map[string]string
@@ -88,6 +91,9 @@ func (f *fleet) state(h *fakeHost) commands.State {
 func (f *fleet) wire(env *testsuite.TestWorkflowEnvironment) {
 	any := mock.Anything
 	env.OnActivity(a.InspectHost, any, any).Return(func(_ context.Context, t activities.Target) (commands.State, error) {
+		if f.before != nil {
+			f.before("InspectHost", t.Host)
+		}
 		f.op.Lock()
 		defer f.op.Unlock()
 		if err := f.log(t, "InspectHost", ""); err != nil {
@@ -110,6 +116,9 @@ func (f *fleet) wire(env *testsuite.TestWorkflowEnvironment) {
 		return activities.SyncResult{Uploaded: !had}, nil
 	})
 	env.OnActivity(a.SwitchCurrent, any, any).Return(func(_ context.Context, in activities.ReleaseInput) error {
+		if f.before != nil {
+			f.before("SwitchCurrent", in.Target.Host)
+		}
 		f.op.Lock()
 		defer f.op.Unlock()
 		if err := f.log(in.Target, "SwitchCurrent", in.Version); err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -357,6 +358,24 @@ func TestRolloutSyncsByReference(t *testing.T) {
 func TestRolloutMaxParallel(t *testing.T) {
 	hosts := []string{"h1", "h2", "h3", "h4", "h5"}
 	f := onV1(hosts...)
+	// Each host's first step of a phase waits (a little, in real time) for a
+	// second host to be in the same step: without it a child may finish
+	// before the next starts and the peak depends on the machine's load.
+	var mu sync.Mutex
+	arrived := map[string]int{}
+	f.before = func(step, _ string) {
+		mu.Lock()
+		arrived[step]++
+		mu.Unlock()
+		for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			mu.Lock()
+			n := arrived[step]
+			mu.Unlock()
+			if n%2 == 0 {
+				return
+			}
+		}
+	}
 	running, peak := map[string]int{}, map[string]int{}
 	r := deployWith(t, f, deployV2(rolloutSpec(config.Rollout{Preflight: true, MaxParallel: 2, Batches: []rollout.Size{rollout.Percent(100)}}, hosts...)),
 		func(env *testsuite.TestWorkflowEnvironment) {

@@ -45,21 +45,26 @@ func TestVersionsAcrossASwitch(t *testing.T) {
 		t.Run(string(mode), func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			var version atomic.Value
-			version.Store("v1")
+			// The handler numbers requests and picks the version under one
+			// lock: numbered by the server's counter, request 101 could
+			// read the version before request 100 stored v2.
 			var mu sync.Mutex
+			var seen int
+			version := "v1"
 			var switchedAt time.Time
-			s := newServer(t, func(n int64, w http.ResponseWriter, r *http.Request) {
-				if n == 100 {
-					mu.Lock()
+			s := newServer(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				seen++
+				if seen == 100 {
 					switchedAt = time.Now() // before any v2 answer
-					mu.Unlock()
-					version.Store("v2")
+					version = "v2"
 				}
-				if n >= 200 {
+				if seen >= 200 {
 					cancel()
 				}
-				fmt.Fprintf(w, "%s\nmore body\n", version.Load())
+				v := version
+				mu.Unlock()
+				fmt.Fprintf(w, "%s\nmore body\n", v)
 			})
 			res := Run(ctx, Config{URL: s.URL, Mode: mode, Workers: 4})
 			t.Log(res)
