@@ -115,6 +115,7 @@ type hostRun struct {
 	hookWarns   []string // optional hooks that failed
 	outcome     HostOutcome
 	slots       *SlotRun // strategy zero-downtime: what was done with the slots
+	trafficBack string   // zero-downtime undo with no rollback target: what serves again
 }
 
 // stepError is a failed step, with where it failed.

@@ -183,6 +183,13 @@ func (d *deploy) startHost(ctx workflow.Context, h *hostRun) (warnings []string,
 // not rolled back to. One look, no waiting.
 func (d *deploy) adoptCurrent(ctx workflow.Context, t activities.Target, current string) bool {
 	look := activities.WaitInput{Target: t, Version: current, EnvFiles: withDotEnv(nil), Window: 0, Health: d.in.Spec.Health}
+	if d.zeroDowntime() && d.unknownCurrentFixed(ctx) {
+		project, err := d.currentProject(ctx, t, current)
+		if err != nil {
+			return false
+		}
+		look.Project = project
+	}
 	var wr activities.WaitResult
 	if err := d.step(ctx, t.Label(), "check current "+current, quickStep, a.WaitRunning, look, &wr); err != nil || wr.Verdict != commands.Healthy.String() {
 		return false

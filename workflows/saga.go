@@ -68,6 +68,8 @@ func (d *deploy) fail(ctx workflow.Context, cause error) error {
 					details.Recovery = append(details.Recovery, problem)
 				} else if h.prev != "" && h.slots != nil && h.slots.Traffic {
 					targets = appendUnique(targets, h.prev)
+				} else if h.trafficBack != "" {
+					details.Notices = append(details.Notices, h.trafficBack)
 				}
 				continue
 			}

@@ -31,6 +31,36 @@ type SlotRun struct {
 
 func (d *deploy) zeroDowntime() bool { return d.in.Spec.ZeroDowntime() }
 
+// The unknown-current change (issue 11): with zero-downtime, a current
+// release without a good mark is checked in the slot it runs in (read
+// with the slots step first), not in the service's own project where it
+// never runs; and when nothing can be rolled back to after the switch,
+// the slot that served before the deploy gets the traffic back before
+// the failed slot is removed, instead of the proxy being left on a
+// removed slot.
+const (
+	unknownCurrentChange = "zd-unknown-current"
+	unknownCurrentFirst  = 1
+)
+
+func (d *deploy) unknownCurrentFixed(ctx workflow.Context) bool {
+	return workflow.GetVersion(ctx, unknownCurrentChange, workflow.DefaultVersion, unknownCurrentFirst) >= unknownCurrentFirst
+}
+
+// currentProject is the compose project current runs as on a
+// zero-downtime host: the serving slot's when it runs current there,
+// else the service's own (a host still on strategy recreate).
+func (d *deploy) currentProject(ctx workflow.Context, t activities.Target, current string) (string, error) {
+	var ss activities.SlotsResult
+	if err := d.step(ctx, t.Label(), "slots", quickStep, a.Slots, activities.SlotsInput{Target: t, Proxy: *d.in.Spec.Proxy}, &ss); err != nil {
+		return "", err
+	}
+	if ss.Serving != "" && ss.Slot(ss.Serving).Version == current && ss.Slot(ss.Serving).Running > 0 {
+		return commands.SlotProject(t.Service, ss.Serving), nil
+	}
+	return "", nil
+}
+
 func (d *deploy) slotInput(t activities.Target, version, slot string) activities.SlotInput {
 	return activities.SlotInput{Target: t, Version: version, Slot: slot, ComposeFile: d.in.Spec.ComposeFile, Proxy: *d.in.Spec.Proxy}
 }
@@ -234,7 +264,27 @@ func (d *deploy) undoSlots(ctx workflow.Context, h *hostRun, beforeRemove func()
 		}
 		return ""
 	}
-	if !s.Traffic || h.prev == "" {
+	prev := h.prev
+	if prev == "" && s.Traffic && s.OldSlot != "" && s.OldVersion != "" && !s.OldStopped && d.unknownCurrentFixed(ctx) {
+		// Nothing known good to roll back to, but the old slot served a
+		// moment ago and still runs: it takes the traffic back as it was,
+		// unchecked (it never passed a check), and the deploy says so.
+		if err := d.step(ctx, host, "rollback: switch traffic to slot "+s.OldSlot+" (served before, not known good)", quickStep, a.SwitchTraffic, activities.SwitchTrafficInput{Target: t, Slot: s.OldSlot, Proxy: *d.in.Spec.Proxy}, nil); err != nil {
+			return fmt.Sprintf("host %s: switching traffic back to slot %s failed: %s; the proxy still sends traffic to %s in slot %s", host, s.OldSlot, rootMessage(err), v, s.NewSlot)
+		}
+		h.trafficBack = fmt.Sprintf("host %s: the proxy sends traffic to %s in slot %s again, the release that served before this deploy (not known good: it has no good mark)", host, s.OldVersion, s.OldSlot)
+		if problem := remove(); problem != "" {
+			return fmt.Sprintf("%s serves again, but %s", s.OldVersion, problem)
+		}
+		if h.switched {
+			rel := activities.ReleaseInput{Target: t, Version: s.OldVersion}
+			if err := d.step(ctx, host, "rollback: switch current to "+s.OldVersion, quickStep, a.SwitchCurrent, rel, nil); err != nil {
+				return fmt.Sprintf("host %s: %s serves again, but current could not be switched back: %s", host, s.OldVersion, rootMessage(err))
+			}
+		}
+		return ""
+	}
+	if !s.Traffic || prev == "" {
 		return remove()
 	}
 	p := *d.in.Spec.Proxy

@@ -611,3 +611,42 @@ func TestZeroDowntimeFailedRedeployRollsCurrentBack(t *testing.T) {
 		t.Errorf("details %+v", d)
 	}
 }
+
+// A current release nothing is known about (its good mark could not be
+// written) is looked at where it runs, in its slot, before anything
+// replaces it: healthy there, it is the rollback target.
+func TestZeroDowntimeUnknownCurrentIsLookedAtInItsSlot(t *testing.T) {
+	f := newSlotFleet("h1")
+	f.seedSlots("h1", "v1", "a", []string{"v1"})
+	delete(f.hosts["h1"].good, "v1")
+	f.failOn["h1/CheckProxy b"] = commandFailed("host h1, step check through the proxy: the proxy did not answer from slot b")
+	r := deploySlots(t, f, zdDeploy("v2", "h1"))
+	_, d := failureOf(t, r.err)
+	if c := strings.Join(calls(f.fleet, "h1"), ", "); !strings.Contains(c, "Slots, WaitRunning a v1, MarkGood v1") {
+		t.Errorf("v1 not looked at in slot a: %s", c)
+	}
+	f.assertHost(t, "h1", "current=v1 dial=a a=v1 b=- own=- good=v1 failed=v2")
+	if d.RolledBackTo != "v1" {
+		t.Errorf("details %+v", d)
+	}
+}
+
+// A current release that cannot be adopted (its mark cannot be written)
+// is no rollback target, but it served a moment ago: a failure after the
+// switch gives it the traffic back before the failed slot goes, never
+// leaving the proxy on a removed slot.
+func TestZeroDowntimeUnadoptedCurrentGetsTheTrafficBack(t *testing.T) {
+	f := newSlotFleet("h1")
+	f.seedSlots("h1", "v1", "a", []string{"v1"})
+	delete(f.hosts["h1"].good, "v1")
+	f.failOn["h1/MarkGood/v1"] = commandFailed("host h1, step mark v1 good: read-only file system")
+	f.failOn["h1/CheckProxy b"] = commandFailed("host h1, step check through the proxy: the proxy did not answer from slot b")
+	r := deploySlots(t, f, zdDeploy("v2", "h1"))
+	msg, d := failureOf(t, r.err)
+	t.Logf("calls %q\nmessage %s", calls(f.fleet, "h1"), msg)
+	f.assertHost(t, "h1", "current=v1 dial=a a=v1 b=- own=- good= failed=v2")
+	if d.RolledBackTo != "" || !strings.Contains(msg, "check through the proxy") ||
+		!strings.Contains(msg, "the proxy sends traffic to v1 in slot a again, the release that served before this deploy (not known good") {
+		t.Errorf("message %q details %+v", msg, d)
+	}
+}
