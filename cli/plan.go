@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/hoist-dev/hoist/activities"
+	cmds "github.com/hoist-dev/hoist/commands"
 	"github.com/hoist-dev/hoist/config"
 	"github.com/hoist-dev/hoist/rollout"
 	"github.com/hoist-dev/hoist/window"
@@ -127,6 +128,7 @@ type plan struct {
 	ApprovalTimeoutSeconds float64     `json:"approval_timeout_seconds"` // 0 without a rollout block
 	MaxFailed              int         `json:"max_failed"`               // hosts that may fail before the rollout stops
 	OnFailure              string      `json:"on_failure"`
+	Strategy               string      `json:"strategy"` // recreate or zero-downtime
 	Batches                []planBatch `json:"batches"`
 
 	spec *config.Spec
@@ -152,7 +154,10 @@ func makePlan(spec *config.Spec, version string, st *workflows.StatusResult) pla
 	p := plan{
 		Service: spec.Service, Environment: spec.EnvironmentName(), Version: version,
 		Hosts: len(spec.Hosts), Runnable: true, MaxParallel: 1, OnFailure: config.OnFailureRollback,
-		spec: spec,
+		Strategy: config.StrategyRecreate, spec: spec,
+	}
+	if spec.ZeroDowntime() {
+		p.Strategy = config.StrategyZeroDowntime
 	}
 	var sizes []rollout.Size // none: one host per batch
 	approve := map[int]bool{}
@@ -238,6 +243,13 @@ func (p plan) print(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "no rollout block: one host at a time in config order, as hoist deploy runs today; "+
 			"each host pulls before its own switch, and a failure rolls back every host the deploy changed\n")
+	}
+	if px := p.spec.Proxy; p.Strategy == config.StrategyZeroDowntime && px != nil {
+		fmt.Fprintf(w, "strategy: zero-downtime (a proxy on %s in front of slots %s and %s, to %s:%d; the old slot drains for %s)\n",
+			px.Listen, cmds.SlotProject(p.Service, cmds.SlotA), cmds.SlotProject(p.Service, cmds.SlotB),
+			px.Service, px.Port, config.FormatDuration(px.Drain))
+	} else {
+		fmt.Fprintf(w, "strategy: recreate (compose up -d replaces the containers: requests fail while they restart)\n")
 	}
 	width := 0
 	for _, b := range p.Batches {

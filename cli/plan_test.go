@@ -62,6 +62,7 @@ func TestPlanOfRolloutBlock(t *testing.T) {
 	}
 	want := `Plan for web (staging environment): 4 hosts in 3 batches; hoist plan changes nothing
 rollout: batches [1, "25%", "100%"], max_parallel: 10, preflight: yes (sync, registry login and pull on every host before any host switches), pause: 30s, max_failed: 50% of 4 hosts = 2 hosts (rounded down), on_failure: rollback
+strategy: recreate (compose up -d replaces the containers: requests fail while they restart)
 batch 1 (1 host, 1 at a time):
   h1
   then wait for approval; no answer within 4h: the rollout fails (on_failure: rollback)
@@ -83,6 +84,7 @@ func TestPlanWithoutRolloutBlock(t *testing.T) {
 	code, out, _ := runOffline(t, "plan", "-c", cfg)
 	want := `Plan for web (staging environment): 2 hosts in 2 batches; hoist plan changes nothing
 no rollout block: one host at a time in config order, as hoist deploy runs today; each host pulls before its own switch, and a failure rolls back every host the deploy changed
+strategy: recreate (compose up -d replaces the containers: requests fail while they restart)
 batch 1 (1 host):
   h1
 batch 2 (1 host):
@@ -90,6 +92,21 @@ batch 2 (1 host):
 `
 	if code != ExitOK || out != want {
 		t.Fatalf("exit %d, plan:\n%s\nwant:\n%s", code, out, want)
+	}
+}
+
+// The plan names the strategy, and for zero-downtime its proxy.
+func TestPlanNamesTheStrategy(t *testing.T) {
+	cfg := planConfig(t, "  - {address: 10.77.0.11, name: h1}\n",
+		"strategy: zero-downtime\nproxy: {service: web, port: 8080, listen: '0.0.0.0:8081', drain: 2s}\n")
+	code, out, _ := runOffline(t, "plan", "-c", cfg)
+	if line := "strategy: zero-downtime (a proxy on 0.0.0.0:8081 in front of slots web-a and web-b, to web:8080; the old slot drains for 2s)\n"; code != ExitOK || !strings.Contains(out, line) {
+		t.Fatalf("exit %d, plan:\n%s\nwant the line %q", code, out, line)
+	}
+	code, out, _ = runOffline(t, "plan", "-c", cfg, "--output", "json")
+	var p struct{ Strategy string }
+	if err := json.Unmarshal([]byte(out), &p); code != ExitOK || err != nil || p.Strategy != "zero-downtime" {
+		t.Fatalf("exit %d, %v, json %s", code, err, out)
 	}
 }
 
@@ -161,7 +178,7 @@ func TestPlanVersionMarksHostsOnIt(t *testing.T) {
 	  "service": "web", "environment": "staging", "version": "v2",
 	  "rollout": true, "runnable": true, "hosts": 3,
 	  "preflight": true, "max_parallel": 0, "pause_seconds": 0, "approval_timeout_seconds": 14400,
-	  "max_failed": 0, "on_failure": "halt",
+	  "max_failed": 0, "on_failure": "halt", "strategy": "recreate",
 	  "batches": [
 	    {"number": 1, "parallel": 1, "approval_after": true, "hosts": [
 	      {"name": "h1", "target": "10.77.0.11", "current": "v1", "action": "deploy"}]},

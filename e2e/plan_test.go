@@ -42,6 +42,7 @@ func TestPlanRollout(t *testing.T) {
 	plan := []string{
 		fmt.Sprintf("Plan for %s (production environment), version v2: 3 hosts in 2 batches; hoist plan changes nothing", s.name),
 		`rollout: batches [1, "100%"], max_parallel: batch size, preflight: yes (sync, registry login and pull on every host before any host switches), pause: 0s, max_failed: 0 hosts, on_failure: rollback`,
+		"strategy: recreate (compose up -d replaces the containers: requests fail while they restart)",
 		"batch 1 (1 host, 1 at a time):",
 		"  h1  deploy (current v1)",
 		"  then wait for approval; no answer within 4h: the rollout fails (on_failure: rollback)",
