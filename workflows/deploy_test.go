@@ -41,8 +41,11 @@ type fleet struct {
 	// before runs, outside op, as InspectHost and SwitchCurrent are called:
 	// a test can hold a host's step there to see what runs beside it.
 	before func(activity, host string)
-	waits  []activities.WaitInput
-	syncs  []activities.SyncInput
+	// wireFirst mocks activities before wire does (the first mock of an
+	// activity is the one used): the slot fleet's own WaitRunning.
+	wireFirst func(*testsuite.TestWorkflowEnvironment)
+	waits     []activities.WaitInput
+	syncs     []activities.SyncInput
 	// unchecked: "host/version" -> what WaitRunning says of services
 	// outside services:
 	unchecked map[string]string
@@ -270,6 +273,9 @@ func deployWith(t *testing.T, f *fleet, in DeployInput, setup ...func(*testsuite
 	env := suite.NewTestWorkflowEnvironment()
 	env.RegisterActivity(&activities.Activities{})
 	env.RegisterWorkflowWithOptions(DeployHost, workflow.RegisterOptions{Name: DeployHostWorkflowName})
+	if f.wireFirst != nil {
+		f.wireFirst(env)
+	}
 	f.wire(env)
 	for _, s := range setup {
 		s(env)

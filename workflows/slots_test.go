@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/hoist-dev/hoist/activities"
 	"github.com/hoist-dev/hoist/commands"
@@ -283,26 +282,8 @@ func (f *slotFleet) wireSlots(env *testsuite.TestWorkflowEnvironment) {
 // deploySlots is deployWith with the slot activities wired first.
 func deploySlots(t *testing.T, f *slotFleet, in DeployInput, setup ...func(*testsuite.TestWorkflowEnvironment)) run {
 	t.Helper()
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestWorkflowEnvironment()
-	env.RegisterActivity(&activities.Activities{})
-	env.RegisterWorkflowWithOptions(DeployHost, workflow.RegisterOptions{Name: DeployHostWorkflowName})
-	f.wireSlots(env)
-	f.wire(env)
-	for _, s := range setup {
-		s(env)
-	}
-	env.ExecuteWorkflow(Deploy, in)
-	if !env.IsWorkflowCompleted() {
-		t.Fatal("workflow did not complete")
-	}
-	r := run{env: env, err: env.GetWorkflowError()}
-	if r.err == nil {
-		if err := env.GetWorkflowResult(&r.res); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return r
+	f.wireFirst = f.wireSlots
+	return deployWith(t, f.fleet, in, setup...)
 }
 
 const drain = 10 * time.Second
