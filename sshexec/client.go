@@ -138,6 +138,9 @@ func (c *Client) connect(ctx context.Context, t *target) (*conn, error) {
 
 func (c *Client) dialShared(key string, t *target, call *dialCall) {
 	cn, err := c.dial(t)
+	if err != nil && !errors.Is(err, ErrClosed) && c.cfg.OnConnectError != nil {
+		c.cfg.OnConnectError(err)
+	}
 	c.mu.Lock()
 	delete(c.dialing, key)
 	if err == nil {

@@ -100,6 +100,11 @@ type Config struct {
 	// Logger receives connection events and the commands run (never their
 	// stdin). Default: discard.
 	Logger *slog.Logger
+	// OnConnectError, when set, is called with the error of every failed
+	// attempt to connect to a host (keys, dial, handshake, auth, host
+	// key; not a closed client), once per attempt however many callers
+	// waited for it. It must not block: the worker counts them.
+	OnConnectError func(error)
 }
 
 func (c Config) withDefaults() (Config, error) {
