@@ -8,6 +8,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -40,6 +41,9 @@ func Options() sdkworker.Options {
 		// within a second.
 		MaxHeartbeatThrottleInterval: time.Second,
 		WorkerStopTimeout:            StopTimeout,
+		// hoist's own metrics (metrics.go): no-ops unless the client has
+		// a metrics handler (--metrics-addr).
+		Interceptors: []interceptor.WorkerInterceptor{&metricsInterceptor{}},
 	}
 }
 
