@@ -4,8 +4,10 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	ucli "github.com/urfave/cli/v2"
@@ -88,12 +90,13 @@ Exit codes:
 // globalFlags are built per use: urfave/cli stores an environment value
 // into the flag it applies, so the app and each command get their own.
 func globalFlags() []ucli.Flag {
-	return []ucli.Flag{
+	flags := []ucli.Flag{
 		&ucli.StringFlag{Name: flagTemporalAddress, Usage: "Temporal frontend host:port", EnvVars: []string{"TEMPORAL_ADDRESS"}, Value: "localhost:7233"},
 		&ucli.StringFlag{Name: flagNamespace, Usage: "Temporal namespace", EnvVars: []string{"TEMPORAL_NAMESPACE"}, Value: "default"},
 		&ucli.StringFlag{Name: flagTaskQueue, Usage: "Temporal task queue the workers poll", EnvVars: []string{"HOIST_TASK_QUEUE"}, Value: "hoist"},
 		codecKeyFileFlag(),
 	}
+	return append(flags, connectionFlags()...)
 }
 
 // acceptGlobalFlags lets `hoist status -c f --namespace x` mean what
@@ -104,11 +107,18 @@ func globalFlags() []ucli.Flag {
 // before the command, from the environment, or the default), so c.String
 // reads the same either way, and a flag given after the command wins.
 func acceptGlobalFlags(c *ucli.Command) {
-	var names []string
+	var names, bools []string
 	for _, f := range globalFlags() {
-		g := f.(*ucli.StringFlag)
-		names = append(names, g.Name)
-		c.Flags = append(c.Flags, &ucli.StringFlag{Name: g.Name, Usage: g.Usage, Hidden: true})
+		switch g := f.(type) {
+		case *ucli.StringFlag:
+			names = append(names, g.Name)
+			c.Flags = append(c.Flags, &ucli.StringFlag{Name: g.Name, Usage: g.Usage, Hidden: true})
+		case *ucli.BoolFlag:
+			bools = append(bools, g.Name)
+			c.Flags = append(c.Flags, &ucli.BoolFlag{Name: g.Name, Usage: g.Usage, Hidden: true})
+		default:
+			panic(fmt.Sprintf("global flag %s: only string and bool flags are copied to commands", f.Names()[0]))
+		}
 	}
 	before := c.Before
 	c.Before = func(ctx *ucli.Context) error {
@@ -118,6 +128,15 @@ func acceptGlobalFlags(c *ucli.Command) {
 			for _, name := range names {
 				if v := app.String(name); !ctx.IsSet(name) && v != "" {
 					if err := ctx.Set(name, v); err != nil {
+						return &UsageError{Err: err}
+					}
+				}
+			}
+			// A bool given before the command is copied as given, false
+			// included: --tls=false is not "not given".
+			for _, name := range bools {
+				if app.IsSet(name) && !ctx.IsSet(name) {
+					if err := ctx.Set(name, strconv.FormatBool(app.Bool(name))); err != nil {
 						return &UsageError{Err: err}
 					}
 				}
@@ -175,13 +194,19 @@ func Run(ctx context.Context, args []string, s Streams) int {
 // arguments of a command without subcommands move, and never past "--"
 // (hoist exec's remote command follows it untouched).
 func flagsFirst(app *ucli.App, args []string) []string {
+	noValue := map[string]bool{"-h": true, "--help": true, "-v": true, "--version": true}
+	for _, f := range globalFlags() {
+		if b, ok := f.(*ucli.BoolFlag); ok {
+			noValue["--"+b.Name] = true
+		}
+	}
 	i := 1
 	for i < len(args) && strings.HasPrefix(args[i], "-") { // global flags before the command
 		switch {
-		case strings.Contains(args[i], "="), args[i] == "-h", args[i] == "--help", args[i] == "-v", args[i] == "--version":
+		case strings.Contains(args[i], "="), noValue[args[i]]:
 			i++
 		default:
-			i += 2 // every global flag takes a value
+			i += 2 // every other global flag takes a value
 		}
 	}
 	var cmd *ucli.Command

@@ -58,8 +58,9 @@ func loadKeyring(c *ucli.Context) (*codec.Keyring, error) {
 }
 
 // clientOptions are the options of every Temporal client the CLI makes:
-// the global flags, and encrypted payloads and failures when keys are
-// configured. keys is nil when payloads are not encrypted.
+// the global flags (the connection's TLS and API key included), and
+// encrypted payloads and failures when keys are configured. keys is nil
+// when payloads are not encrypted.
 func clientOptions(c *ucli.Context, logger log.Logger) (opts client.Options, keys *codec.Keyring, err error) {
 	keys, err = loadKeyring(c)
 	if err != nil {
@@ -69,6 +70,9 @@ func clientOptions(c *ucli.Context, logger log.Logger) (opts client.Options, key
 		HostPort:  c.String(flagTemporalAddress),
 		Namespace: c.String(flagNamespace),
 		Logger:    logger,
+	}
+	if err := setConnection(c, &opts); err != nil {
+		return client.Options{}, nil, err
 	}
 	if keys != nil {
 		dc := codec.DataConverter(keys)

@@ -36,6 +36,9 @@ func dial(c *ucli.Context, s Streams) (client.Client, error) {
 	}
 	cl, err := connect(opts)
 	if err != nil {
+		if tlsErr := tlsDialFailure(c, err); tlsErr != nil {
+			return nil, tlsErr
+		}
 		return nil, &UsageError{Err: fmt.Errorf("cannot reach Temporal at %s (is the server running? `make testbed-up` starts a dev server): %w", addr, err)}
 	}
 	return cl, nil
