@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -464,5 +465,136 @@ func TestTLSIsABoolGlobalFlag(t *testing.T) {
 	t.Setenv(envTLS, "true")
 	if err := app.Run([]string{"hoist", "probe"}); err != nil || got.tls == nil {
 		t.Errorf("TEMPORAL_TLS=true: %+v (%v), want TLS", got, err)
+	}
+}
+
+// scripts/testbed/tls-certs.sh makes what the cluster's frontend and its
+// clients need: checked here with Go's verifier, and by dialing a frontend
+// that serves the script's certificate and wants the script's client one.
+func TestTLSCertsScript(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("no openssl")
+	}
+	clearConnectionEnv(t)
+	script, err := filepath.Abs("../scripts/testbed/tls-certs.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "tls")
+	run := func() map[string]string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command(script, dir)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s %s: %v\n%s", script, dir, err, stderr.String())
+		}
+		if all := stdout.String() + stderr.String(); strings.Contains(all, "PRIVATE KEY") || strings.Contains(all, "BEGIN") {
+			t.Errorf("the script printed PEM data:\n%s", all)
+		}
+		files := map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+			name, path, ok := strings.Cut(line, "=")
+			if !ok || !strings.HasPrefix(name, "HOIST_TLS_") || filepath.Dir(path) != dir {
+				t.Fatalf("stdout line %q: want HOIST_TLS_NAME=%s/FILE", line, dir)
+			}
+			files[name] = path
+		}
+		return files
+	}
+	f := run()
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("%s: %v, %v; want a directory of mode 700", dir, fi.Mode(), err)
+	}
+	for _, name := range []string{"HOIST_TLS_SERVER_KEY", "HOIST_TLS_CLIENT_KEY", "HOIST_TLS_WRONG_CLIENT_KEY"} {
+		if fi, err := os.Stat(f[name]); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s %s: %v; want mode 600", name, f[name], err)
+		}
+	}
+	pool := func(name string) *x509.CertPool {
+		b, err := os.ReadFile(f[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := x509.NewCertPool()
+		if !p.AppendCertsFromPEM(b) {
+			t.Fatalf("%s %s: no certificate", name, f[name])
+		}
+		return p
+	}
+	cert := func(name string) *x509.Certificate {
+		b, err := os.ReadFile(f[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		block, _ := pem.Decode(b)
+		if block == nil {
+			t.Fatalf("%s %s: no PEM", name, f[name])
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	server, client, wrongClient := cert("HOIST_TLS_SERVER_CERT"), cert("HOIST_TLS_CLIENT_CERT"), cert("HOIST_TLS_WRONG_CLIENT_CERT")
+	ca, wrongCA := pool("HOIST_TLS_CA"), pool("HOIST_TLS_WRONG_CA")
+	for _, name := range []string{"localhost", "temporal-cluster", "127.0.0.1", "127.0.0.2", "127.0.0.3"} {
+		if _, err := server.Verify(x509.VerifyOptions{Roots: ca, DNSName: name}); err != nil {
+			t.Errorf("the server certificate against ca.pem for %s: %v", name, err)
+		}
+	}
+	if _, err := server.Verify(x509.VerifyOptions{Roots: ca, DNSName: "example.com"}); err == nil {
+		t.Error("the server certificate verifies for example.com")
+	}
+	if _, err := server.Verify(x509.VerifyOptions{Roots: wrongCA, DNSName: "localhost"}); err == nil {
+		t.Error("the server certificate verifies against wrong-ca.pem")
+	}
+	clientAuth := []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	if _, err := client.Verify(x509.VerifyOptions{Roots: ca, KeyUsages: clientAuth}); err != nil {
+		t.Errorf("the client certificate against ca.pem: %v", err)
+	}
+	if _, err := wrongClient.Verify(x509.VerifyOptions{Roots: ca, KeyUsages: clientAuth}); err == nil {
+		t.Error("the wrong client certificate verifies against ca.pem")
+	}
+
+	// A frontend on the script's certificates.
+	pair, err := tls.LoadX509KeyPair(f["HOIST_TLS_SERVER_CERT"], f["HOIST_TLS_SERVER_KEY"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := startFrontend(t, &tls.Config{Certificates: []tls.Certificate{pair}, ClientCAs: ca, ClientAuth: tls.RequireAndVerifyClientCert})
+	_, port, _ := net.SplitHostPort(addr)
+	mtls := []string{"--tls-cert", f["HOIST_TLS_CLIENT_CERT"], "--tls-key", f["HOIST_TLS_CLIENT_KEY"]}
+	wantDial(t, ExitOK, "", append(append([]string{"--temporal-address", addr, "--tls-ca", f["HOIST_TLS_CA"]}, mtls...), "probe")...)
+	wantDial(t, ExitOK, "", append(append([]string{"--temporal-address", "localhost:" + port, "--tls-ca", f["HOIST_TLS_CA"]}, mtls...), "probe")...)
+	wantDial(t, ExitUsage, "is not signed by --tls-ca "+f["HOIST_TLS_WRONG_CA"], append(append([]string{"--temporal-address", addr, "--tls-ca", f["HOIST_TLS_WRONG_CA"]}, mtls...), "probe")...)
+	wantDial(t, ExitUsage, "refused the client certificate", "--temporal-address", addr, "--tls-ca", f["HOIST_TLS_CA"],
+		"--tls-cert", f["HOIST_TLS_WRONG_CLIENT_CERT"], "--tls-key", f["HOIST_TLS_WRONG_CLIENT_KEY"], "probe")
+
+	// Idempotent: a second run keeps every file; a missing certificate is
+	// made again, signed by the CA that was kept.
+	before := map[string][]byte{}
+	for name, path := range f {
+		before[name], _ = os.ReadFile(path)
+	}
+	run()
+	for name, path := range f {
+		if b, _ := os.ReadFile(path); !bytes.Equal(b, before[name]) {
+			t.Errorf("a second run changed %s", path)
+		}
+	}
+	if err := os.Remove(f["HOIST_TLS_CLIENT_CERT"]); err != nil {
+		t.Fatal(err)
+	}
+	run()
+	if b, _ := os.ReadFile(f["HOIST_TLS_CA"]); !bytes.Equal(b, before["HOIST_TLS_CA"]) {
+		t.Error("making the client certificate again changed the CA")
+	}
+	if b, _ := os.ReadFile(f["HOIST_TLS_CLIENT_CERT"]); bytes.Equal(b, before["HOIST_TLS_CLIENT_CERT"]) {
+		t.Error("the removed client certificate was not made again")
+	}
+	if _, err := cert("HOIST_TLS_CLIENT_CERT").Verify(x509.VerifyOptions{Roots: ca, KeyUsages: clientAuth}); err != nil {
+		t.Errorf("the client certificate made again against ca.pem: %v", err)
 	}
 }
