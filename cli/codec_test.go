@@ -150,7 +150,7 @@ func TestCodecServer(t *testing.T) {
 	errR, errW := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
-		done <- Run(ctx, []string{"hoist", "--codec-key-file", keyFile, "codec-server", "--listen", "127.0.0.1:0", "--allow-origin", "http://ui.test:8233"},
+		done <- Run(ctx, []string{"hoist", "--codec-key-file", keyFile, "codec-server", "--listen", "127.0.0.1:0", "--no-auth", "--allow-origin", "http://ui.test:8233"},
 			Streams{In: strings.NewReader(""), Out: io.Discard, Err: errW})
 		errW.Close()
 	}()

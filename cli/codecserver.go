@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -14,27 +16,49 @@ import (
 	"github.com/hoist-dev/hoist/codec"
 )
 
+const (
+	flagAuthTokenFile = "auth-token-file"
+	flagNoAuth        = "no-auth"
+	flagTLSCertFile   = "tls-cert-file"
+	flagTLSKeyFile    = "tls-key-file"
+)
+
 func codecServerCommand(s Streams) *ucli.Command {
 	return &ucli.Command{
 		Name:  "codec-server",
 		Usage: "serve /encode and /decode so the Temporal Web UI and CLI show decrypted payloads",
 		Description: `Runs a Temporal codec server holding the payload keys (--codec-key-file
-or HOIST_CODEC_KEYS, as for the workers). Point the viewers at it:
+or HOIST_CODEC_KEYS, as for the workers). Whoever it serves can decrypt
+every payload, so every /encode and /decode needs a bearer token:
+
+  --auth-token-file FILE   lines NAME TOKEN (mode 600), for scripts and the
+                           temporal CLI: --codec-auth "Bearer TOKEN"
+
+A request without a valid token is answered 401. Each request is logged
+to stderr: who (the token's name), namespace, endpoint, payload
+count, status; never a payload nor a token. --no-auth serves without
+tokens, on a loopback address only (a developer's machine).
+
+The Web UI passes the access token only to an https endpoint: give the
+server --tls-cert-file and --tls-key-file, or put a TLS proxy in front.
+Point the viewers at it:
 
   Web UI:   in the UI's codec server settings ("Data Encoder"), set the
-            endpoint to http://127.0.0.1:8081 (stored in your browser), or
-            start the dev server with
-              temporal server start-dev --ui-codec-endpoint http://127.0.0.1:8081
-  temporal: temporal workflow show -w ID --codec-endpoint http://127.0.0.1:8081
+            endpoint to https://codec.example.com:8081 (stored in your
+            browser) and turn on "pass access token", or configure the UI
+            server with codec.endpoint and codec.passAccessToken
+  temporal: temporal workflow show -w ID --codec-endpoint URL --codec-auth "Bearer TOKEN"
 
 The Web UI calls the codec server from your browser, so the UI's address
 as you typed it (http://localhost:8233 and http://127.0.0.1:8233 by
-default) must be an --allow-origin. The codec server has no
-authentication: whoever reaches it can decrypt any payload. Keep it on
-loopback, or behind a proxy that authenticates.`,
+default) must be an --allow-origin.`,
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "listen", Usage: "host:port to serve on", Value: "127.0.0.1:8081"},
 			&ucli.StringSliceFlag{Name: "allow-origin", Usage: "Web UI origin (scheme://host:port) allowed to call from a browser (repeatable)", Value: ucli.NewStringSlice("http://localhost:8233", "http://127.0.0.1:8233")},
+			&ucli.StringFlag{Name: flagAuthTokenFile, Usage: "`FILE` of bearer tokens, one NAME TOKEN a line (# comments), mode 600; the name is what the log shows"},
+			&ucli.BoolFlag{Name: flagNoAuth, Usage: "serve without authentication: anyone who reaches the server decrypts; loopback --listen only"},
+			&ucli.StringFlag{Name: flagTLSCertFile, Usage: "serve https with this PEM certificate (chain)"},
+			&ucli.StringFlag{Name: flagTLSKeyFile, Usage: "the PEM private key of --" + flagTLSCertFile},
 		},
 		Action: func(c *ucli.Context) error {
 			keys, err := loadKeyring(c)
@@ -50,18 +74,90 @@ loopback, or behind a proxy that authenticates.`,
 					return Usagef("--allow-origin %q: want scheme://host[:port], as the browser sends it, e.g. http://localhost:8233", o)
 				}
 			}
+			auth, authDesc, err := codecAuth(c)
+			if err != nil {
+				return err
+			}
+			tlsConfig, err := codecTLS(c)
+			if err != nil {
+				return err
+			}
 			addr := c.String("listen")
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return fmt.Errorf("codec server: %w", err)
 			}
-			if !isLoopback(ln.Addr()) {
-				fmt.Fprintf(s.Err, "hoist: warning: the codec server on %s decrypts for anyone who can reach it\n", ln.Addr())
+			loopback := isLoopback(ln.Addr())
+			if c.Bool(flagNoAuth) && !loopback {
+				ln.Close()
+				return Usagef("--%s works on a loopback address only, and --listen %s is %s, reachable from other machines: set --%s FILE (see hoist codec-server --help)", flagNoAuth, addr, ln.Addr(), flagAuthTokenFile)
 			}
-			fmt.Fprintf(s.Err, "hoist: codec server on http://%s (keys %s; browser origins %s)\n", ln.Addr(), strings.Join(keys.IDs(), ", "), strings.Join(origins, ", "))
-			return serve(c.Context, ln, codec.Handler(keys, origins))
+			scheme := "http"
+			if tlsConfig != nil {
+				scheme = "https"
+				ln = tls.NewListener(ln, tlsConfig)
+			}
+			fmt.Fprintf(s.Err, "hoist: codec server on %s://%s (keys %s; auth %s; browser origins %s)\n", scheme, ln.Addr(), strings.Join(keys.IDs(), ", "), authDesc, strings.Join(origins, ", "))
+			switch {
+			case c.Bool(flagNoAuth):
+				fmt.Fprintf(s.Err, "hoist: warning: --%s: the codec server on %s decrypts for any process on this machine\n", flagNoAuth, ln.Addr())
+			case !loopback && tlsConfig == nil:
+				fmt.Fprintf(s.Err, "hoist: warning: the codec server on %s is plain http: tokens and decrypted payloads cross the network in cleartext; set --%s and --%s, or put a TLS proxy in front\n", ln.Addr(), flagTLSCertFile, flagTLSKeyFile)
+			}
+			h := codec.Handler(keys, codec.ServerOptions{
+				AllowOrigins: origins,
+				Auth:         auth,
+				Log:          slog.New(slog.NewTextHandler(s.Err, nil)),
+			})
+			return serve(c.Context, ln, h)
 		},
 	}
+}
+
+// codecAuth builds the authenticator the flags ask for, and says what it
+// is for the start line. Without any, the server is refused.
+func codecAuth(c *ucli.Context) (codec.Authenticator, string, error) {
+	tokenFile := c.String(flagAuthTokenFile)
+	if c.Bool(flagNoAuth) {
+		for _, f := range []string{flagAuthTokenFile} {
+			if c.IsSet(f) {
+				return nil, "", Usagef("--%s and --%s: use one", flagNoAuth, f)
+			}
+		}
+		return codec.NoAuth(), "none (--" + flagNoAuth + ")", nil
+	}
+	var as []codec.Authenticator
+	var desc []string
+	if tokenFile != "" {
+		t, err := codec.LoadTokens(tokenFile)
+		if err != nil {
+			return nil, "", Usagef("--%s: %v", flagAuthTokenFile, err)
+		}
+		as = append(as, t)
+		desc = append(desc, "tokens "+strings.Join(t.Names(), ", "))
+	}
+	if len(as) == 0 {
+		return nil, "", Usagef("the codec server decrypts every payload for whoever calls it, so it needs authentication: set --%s FILE (lines NAME TOKEN, mode 600); on a loopback address, --%s serves without (a developer's machine only)",
+			flagAuthTokenFile, flagNoAuth)
+	}
+	return codec.AnyOf(as...), strings.Join(desc, "; "), nil
+}
+
+// codecTLS loads the certificate and key of --tls-cert-file and
+// --tls-key-file; nil when neither is set.
+func codecTLS(c *ucli.Context) (*tls.Config, error) {
+	cert, key := c.String(flagTLSCertFile), c.String(flagTLSKeyFile)
+	if cert == "" && key == "" {
+		return nil, nil
+	}
+	if cert == "" || key == "" {
+		return nil, Usagef("--%s and --%s go together", flagTLSCertFile, flagTLSKeyFile)
+	}
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		return nil, Usagef("--%s, --%s: %v", flagTLSCertFile, flagTLSKeyFile, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // serve serves h on ln until ctx ends (SIGINT/SIGTERM in main).

@@ -178,28 +178,43 @@ func assertEncrypted(t *testing.T, what string, md map[string][]byte) {
 }
 
 // checkTemporalCLI reads the history with the temporal CLI: without a codec
-// endpoint the result is shown encrypted; through codec.Handler, in
-// cleartext.
+// endpoint the result is shown encrypted; through codec.Handler with a
+// token (--codec-auth), in cleartext; without the token, never.
 func checkTemporalCLI(t *testing.T, env testbed.Env, keys *codec.Keyring, id, secret string) {
 	t.Helper()
 	if env.TemporalBin == "" {
 		t.Log("no temporal CLI in the test bed: codec endpoint not checked")
 		return
 	}
-	srv := httptest.NewServer(codec.Handler(keys, nil))
+	const token = "it-token-" + "0123456789abcdef"
+	tokens, err := codec.ParseTokens("temporal-cli " + token + "\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(codec.Handler(keys, codec.ServerOptions{Auth: tokens}))
 	defer srv.Close()
-	show := func(extra ...string) string {
+	run := func(extra ...string) (string, error) {
 		args := append([]string{"workflow", "show", "--address", env.Temporal, "-w", id}, extra...)
 		out, err := exec.Command(env.TemporalBin, args...).CombinedOutput()
+		return string(out), err
+	}
+	show := func(extra ...string) string {
+		out, err := run(extra...)
 		if err != nil {
-			t.Fatalf("temporal %s: %v\n%s", strings.Join(args, " "), err, out)
+			t.Fatalf("temporal workflow show %s: %v\n%s", strings.Join(extra, " "), err, out)
 		}
-		return string(out)
+		return out
 	}
 	if out := show(); strings.Contains(out, secret) || !strings.Contains(out, codec.EncodingEncrypted) {
 		t.Errorf("temporal workflow show without a codec endpoint:\n%s", out)
 	}
-	if out := show("--codec-endpoint", srv.URL); !strings.Contains(out, "echo "+secret) {
-		t.Errorf("temporal workflow show --codec-endpoint does not show the decrypted result:\n%s", out)
+	if out := show("--codec-endpoint", srv.URL, "--codec-auth", "Bearer "+token); !strings.Contains(out, "echo "+secret) {
+		t.Errorf("temporal workflow show --codec-endpoint --codec-auth does not show the decrypted result:\n%s", out)
+	}
+	// Refused (401): the CLI fails or shows the payloads as they are.
+	for _, auth := range [][]string{nil, {"--codec-auth", "Bearer wrong-" + token}} {
+		if out, _ := run(append([]string{"--codec-endpoint", srv.URL}, auth...)...); strings.Contains(out, secret) {
+			t.Errorf("temporal workflow show --codec-endpoint %v decrypted without the token:\n%s", auth, out)
+		}
 	}
 }
