@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -18,6 +19,10 @@ import (
 
 const (
 	flagAuthTokenFile = "auth-token-file"
+	flagAuthJWKSURL   = "auth-jwks-url"
+	flagAuthJWKSFile  = "auth-jwks-file"
+	flagAuthIssuer    = "auth-issuer"
+	flagAuthAudience  = "auth-audience"
 	flagNoAuth        = "no-auth"
 	flagTLSCertFile   = "tls-cert-file"
 	flagTLSKeyFile    = "tls-key-file"
@@ -33,9 +38,12 @@ every payload, so every /encode and /decode needs a bearer token:
 
   --auth-token-file FILE   lines NAME TOKEN (mode 600), for scripts and the
                            temporal CLI: --codec-auth "Bearer TOKEN"
+  --auth-jwks-url URL      the Web UI's OIDC access tokens ("pass access
+    --auth-issuer ISS      token" in its codec settings), RS256 or ES256
+    --auth-audience AUD    JWTs checked against the issuer's keys
 
 A request without a valid token is answered 401. Each request is logged
-to stderr: who (the token's name), namespace, endpoint, payload
+to stderr: who (token name or JWT subject), namespace, endpoint, payload
 count, status; never a payload nor a token. --no-auth serves without
 tokens, on a loopback address only (a developer's machine).
 
@@ -56,9 +64,13 @@ default) must be an --allow-origin.`,
 			&ucli.StringFlag{Name: "listen", Usage: "host:port to serve on", Value: "127.0.0.1:8081"},
 			&ucli.StringSliceFlag{Name: "allow-origin", Usage: "Web UI origin (scheme://host:port) allowed to call from a browser (repeatable)", Value: ucli.NewStringSlice("http://localhost:8233", "http://127.0.0.1:8233")},
 			&ucli.StringFlag{Name: flagAuthTokenFile, Usage: "`FILE` of bearer tokens, one NAME TOKEN a line (# comments), mode 600; the name is what the log shows"},
+			&ucli.StringFlag{Name: flagAuthJWKSURL, Usage: "`URL` of the JWKS of the OIDC issuer whose access tokens (JWTs) are accepted (https; refreshed hourly and on an unknown key id)"},
+			&ucli.StringFlag{Name: flagAuthJWKSFile, Usage: "the JWKS from a `FILE` instead of --" + flagAuthJWKSURL},
+			&ucli.StringFlag{Name: flagAuthIssuer, Usage: "the `ISSUER` the JWTs' iss claim must be, exactly (required with a JWKS)"},
+			&ucli.StringFlag{Name: flagAuthAudience, Usage: "an `AUDIENCE` the JWTs' aud claim must hold (required with a JWKS)"},
 			&ucli.BoolFlag{Name: flagNoAuth, Usage: "serve without authentication: anyone who reaches the server decrypts; loopback --listen only"},
-			&ucli.StringFlag{Name: flagTLSCertFile, Usage: "serve https with this PEM certificate (chain)"},
-			&ucli.StringFlag{Name: flagTLSKeyFile, Usage: "the PEM private key of --" + flagTLSCertFile},
+			&ucli.StringFlag{Name: flagTLSCertFile, Usage: "serve https with the PEM certificate (chain) in `FILE`"},
+			&ucli.StringFlag{Name: flagTLSKeyFile, Usage: "`FILE` holding the PEM private key of --" + flagTLSCertFile},
 		},
 		Action: func(c *ucli.Context) error {
 			keys, err := loadKeyring(c)
@@ -90,7 +102,7 @@ default) must be an --allow-origin.`,
 			loopback := isLoopback(ln.Addr())
 			if c.Bool(flagNoAuth) && !loopback {
 				ln.Close()
-				return Usagef("--%s works on a loopback address only, and --listen %s is %s, reachable from other machines: set --%s FILE (see hoist codec-server --help)", flagNoAuth, addr, ln.Addr(), flagAuthTokenFile)
+				return Usagef("--%s works on a loopback address only, and --listen %s is %s, reachable from other machines: set --%s FILE or --%s URL (see hoist codec-server --help)", flagNoAuth, addr, ln.Addr(), flagAuthTokenFile, flagAuthJWKSURL)
 			}
 			scheme := "http"
 			if tlsConfig != nil {
@@ -118,8 +130,10 @@ default) must be an --allow-origin.`,
 // is for the start line. Without any, the server is refused.
 func codecAuth(c *ucli.Context) (codec.Authenticator, string, error) {
 	tokenFile := c.String(flagAuthTokenFile)
+	jwksURL, jwksFile := c.String(flagAuthJWKSURL), c.String(flagAuthJWKSFile)
+	issuer, audience := c.String(flagAuthIssuer), c.String(flagAuthAudience)
 	if c.Bool(flagNoAuth) {
-		for _, f := range []string{flagAuthTokenFile} {
+		for _, f := range []string{flagAuthTokenFile, flagAuthJWKSURL, flagAuthJWKSFile, flagAuthIssuer, flagAuthAudience} {
 			if c.IsSet(f) {
 				return nil, "", Usagef("--%s and --%s: use one", flagNoAuth, f)
 			}
@@ -136,11 +150,57 @@ func codecAuth(c *ucli.Context) (codec.Authenticator, string, error) {
 		as = append(as, t)
 		desc = append(desc, "tokens "+strings.Join(t.Names(), ", "))
 	}
+	switch {
+	case jwksURL != "" && jwksFile != "":
+		return nil, "", Usagef("--%s and --%s: use one", flagAuthJWKSURL, flagAuthJWKSFile)
+	case jwksURL == "" && jwksFile == "":
+		if issuer != "" || audience != "" {
+			return nil, "", Usagef("--%s and --%s check JWTs: set --%s (or --%s) too", flagAuthIssuer, flagAuthAudience, flagAuthJWKSURL, flagAuthJWKSFile)
+		}
+	default:
+		if issuer == "" || audience == "" {
+			return nil, "", Usagef("a JWKS needs --%s and --%s: without them any token the keys sign would do", flagAuthIssuer, flagAuthAudience)
+		}
+		var jwks *codec.JWKS
+		var err error
+		if jwksURL != "" {
+			if err := checkJWKSURL(jwksURL); err != nil {
+				return nil, "", err
+			}
+			jwks, err = codec.FetchJWKS(c.Context, jwksURL, nil)
+			if err != nil {
+				return nil, "", Usagef("--%s: %v", flagAuthJWKSURL, err)
+			}
+		} else if jwks, err = codec.LoadJWKSFile(jwksFile); err != nil {
+			return nil, "", Usagef("--%s: %v", flagAuthJWKSFile, err)
+		}
+		v, err := codec.NewJWTVerifier(codec.JWTConfig{Issuer: issuer, Audience: audience, Keys: jwks})
+		if err != nil {
+			return nil, "", Usagef("%v", err)
+		}
+		as = append(as, v)
+		desc = append(desc, fmt.Sprintf("JWTs of %s for %s", issuer, audience))
+	}
 	if len(as) == 0 {
-		return nil, "", Usagef("the codec server decrypts every payload for whoever calls it, so it needs authentication: set --%s FILE (lines NAME TOKEN, mode 600); on a loopback address, --%s serves without (a developer's machine only)",
-			flagAuthTokenFile, flagNoAuth)
+		return nil, "", Usagef("the codec server decrypts every payload for whoever calls it, so it needs authentication: set --%s FILE (lines NAME TOKEN, mode 600), or --%s URL with --%s and --%s for the Web UI's access tokens; on a loopback address, --%s serves without (a developer's machine only)",
+			flagAuthTokenFile, flagAuthJWKSURL, flagAuthIssuer, flagAuthAudience, flagNoAuth)
 	}
 	return codec.AnyOf(as...), strings.Join(desc, "; "), nil
+}
+
+// checkJWKSURL wants https, or http to a loopback address (a test issuer).
+func checkJWKSURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return Usagef("--%s %q: not an absolute URL", flagAuthJWKSURL, raw)
+	}
+	if u.Scheme == "https" {
+		return nil
+	}
+	if ip := net.ParseIP(u.Hostname()); u.Scheme == "http" && (u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback())) {
+		return nil
+	}
+	return Usagef("--%s %q: want https (the keys decide whose tokens decrypt)", flagAuthJWKSURL, raw)
 }
 
 // codecTLS loads the certificate and key of --tls-cert-file and

@@ -6,14 +6,18 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -162,6 +166,10 @@ func decoded(t *testing.T, body string) string {
 func TestCodecServerRefusesToStartWithoutAuth(t *testing.T) {
 	keys := writeKeyFile(t, 0o600, "k1")
 	tokens := writeTokenFile(t, 0o600)
+	jwks := filepath.Join(t.TempDir(), "jwks.json")
+	if err := os.WriteFile(jwks, []byte(`{"keys":[]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -174,7 +182,13 @@ func TestCodecServerRefusesToStartWithoutAuth(t *testing.T) {
 		{"--no-auth and a token file", []string{"--listen", "127.0.0.1:0", "--no-auth", "--auth-token-file", tokens}, []string{"--no-auth and --auth-token-file: use one"}},
 		{"token file too open", []string{"--auth-token-file", writeTokenFile(t, 0o644)}, []string{"--auth-token-file", "too open"}},
 		{"missing token file", []string{"--auth-token-file", tokens + ".nope"}, []string{"--auth-token-file", "no such file"}},
-		{"TLS cert without key", []string{"--auth-token-file", tokens, "--tls-cert-file", tokens}, []string{"--tls-cert-file and --tls-key-file go together"}},
+		{"JWKS without issuer", []string{"--auth-jwks-file", jwks, "--auth-audience", "codec"}, []string{"--auth-issuer and --auth-audience"}},
+		{"JWKS without audience", []string{"--auth-jwks-file", jwks, "--auth-issuer", "https://idp"}, []string{"--auth-issuer and --auth-audience"}},
+		{"issuer without JWKS", []string{"--auth-token-file", tokens, "--auth-issuer", "https://idp"}, []string{"set --auth-jwks-url"}},
+		{"JWKS without keys", []string{"--auth-jwks-file", jwks, "--auth-issuer", "https://idp", "--auth-audience", "codec"}, []string{"--auth-jwks-file", "no RS256 or ES256"}},
+		{"JWKS URL over http", []string{"--auth-jwks-url", "http://idp.example.com/jwks", "--auth-issuer", "https://idp", "--auth-audience", "codec"}, []string{"want https"}},
+		{"both JWKS", []string{"--auth-jwks-url", "https://idp.example.com/jwks", "--auth-jwks-file", jwks, "--auth-issuer", "https://idp", "--auth-audience", "codec"}, []string{"use one"}},
+		{"TLS cert without key", []string{"--auth-token-file", tokens, "--tls-cert-file", jwks}, []string{"--tls-cert-file and --tls-key-file go together"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -342,4 +356,61 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
+}
+
+// TestCodecServerJWKS: with --auth-jwks-url, the issuer's ES256 access
+// tokens for the audience decrypt, others do not; the token file works
+// beside it; the log names the JWT's subject.
+func TestCodecServerJWKS(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := key.PublicKey.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.RawURLEncoding
+	jwks := fmt.Sprintf(`{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","use":"sig","x":%q,"y":%q}]}`, b64.EncodeToString(pub[1:33]), b64.EncodeToString(pub[33:]))
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, jwks) }))
+	defer idp.Close()
+	sign := func(claims string) string {
+		input := b64.EncodeToString([]byte(`{"alg":"ES256","kid":"k1","typ":"JWT"}`)) + "." + b64.EncodeToString([]byte(claims))
+		d := sha256.Sum256([]byte(input))
+		r, s, err := ecdsa.Sign(rand.Reader, key, d[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig := make([]byte, 64)
+		r.FillBytes(sig[:32])
+		s.FillBytes(sig[32:])
+		return input + "." + b64.EncodeToString(sig)
+	}
+	exp := time.Now().Add(time.Hour).Unix()
+	good := sign(fmt.Sprintf(`{"iss":"https://idp.test/","aud":["hoist-codec"],"sub":"user-7","exp":%d}`, exp))
+	otherAudience := sign(fmt.Sprintf(`{"iss":"https://idp.test/","aud":"grafana","sub":"user-7","exp":%d}`, exp))
+
+	keyFile := writeKeyFile(t, 0o600, "k1")
+	base, stderr := startCodecServer(t, "--codec-key-file", keyFile, "codec-server", "--listen", "127.0.0.1:0", "--auth-token-file", writeTokenFile(t, 0o600),
+		"--auth-jwks-url", idp.URL, "--auth-issuer", "https://idp.test/", "--auth-audience", "hoist-codec")
+	const secret = "JWT_SECRET=9"
+	body := encrypted(t, keyFile, secret)
+	if code, got := codecPost(t, http.DefaultClient, base+"/decode", "Bearer "+good, body); code != http.StatusOK || decoded(t, got) != secret {
+		t.Fatalf("/decode with the JWT: %d %q", code, got)
+	}
+	if code, _ := codecPost(t, http.DefaultClient, base+"/decode", "Bearer "+otherAudience, body); code != http.StatusUnauthorized {
+		t.Errorf("/decode with a JWT for another audience: %d, want 401", code)
+	}
+	if code, _ := codecPost(t, http.DefaultClient, base+"/decode", "Bearer "+opsToken, body); code != http.StatusOK {
+		t.Errorf("/decode with the token file's token: %d", code)
+	}
+	logs := stderr.String()
+	for _, w := range []string{"JWTs of https://idp.test/ for hoist-codec", "who=user-7 auth=jwt", `reason="jwt: audience is not \"hoist-codec\""`, "who=ops auth=token"} {
+		if !strings.Contains(logs, w) {
+			t.Errorf("stderr lacks %s:\n%s", w, logs)
+		}
+	}
+	if strings.Contains(logs, good[len(good)-20:]) {
+		t.Errorf("stderr holds the JWT:\n%s", logs)
+	}
 }
