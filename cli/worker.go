@@ -2,14 +2,18 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"os/user"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -19,6 +23,7 @@ import (
 
 	"github.com/hoist-dev/hoist/activities"
 	"github.com/hoist-dev/hoist/bundlestore"
+	"github.com/hoist-dev/hoist/metrics"
 	"github.com/hoist-dev/hoist/notify"
 	"github.com/hoist-dev/hoist/registrycreds"
 	"github.com/hoist-dev/hoist/sshexec"
@@ -40,6 +45,8 @@ func workerCommand(s Streams) *ucli.Command {
 			&ucli.StringFlag{Name: "notify-config", Usage: "YAML file of the notifiers hoist.yml's notify list may name (slack, dingtalk, webhook; URLs and secrets from files or the environment); a deploy naming one not in it is refused", EnvVars: []string{"HOIST_NOTIFY_CONFIG"}},
 			uiURLFlag,
 			&ucli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", EnvVars: []string{"HOIST_LOG_LEVEL"}, Value: "info"},
+			&ucli.StringFlag{Name: "log-format", Usage: "text (key=value lines) or json (one object a line), for every log line of the worker, the Temporal SDK's included", EnvVars: []string{"HOIST_LOG_FORMAT"}, Value: "text"},
+			&ucli.StringFlag{Name: "metrics-addr", Usage: "host:port to serve Prometheus metrics on (/metrics) and health (/healthz: 200 while polling, 503 otherwise); default: none", EnvVars: []string{"HOIST_METRICS_ADDR"}},
 		},
 		Action: func(c *ucli.Context) error {
 			var policy sshexec.HostKeyPolicy
@@ -58,76 +65,138 @@ func workerCommand(s Streams) *ucli.Command {
 			if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 				return Usagef("--log-level: %v", err)
 			}
-			logger := slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: level}))
-			opts, keys, err := clientOptions(c, log.NewStructuredLogger(logger.With("component", "temporal")))
+			logger, err := newLogger(s.Err, c.String("log-format"), level)
 			if err != nil {
 				return err
 			}
-			payloadKeys := "none"
-			if keys != nil {
-				payloadKeys = strings.Join(keys.IDs(), ",")
-			} else {
-				logger.Warn("payloads are not encrypted; set --codec-key-file (or HOIST_CODEC_KEYS) to keep release bundles, results and errors out of the Temporal history in cleartext")
-			}
-			for _, k := range c.StringSlice("ssh-key") {
-				if _, err := os.Stat(k); err != nil {
-					return Usagef("--ssh-key: %v", err)
+			if err := runWorker(c, logger, policy, home); err != nil {
+				if c.String("log-format") == "json" {
+					// A log reader sees why it stopped; stderr says it
+					// plainly too.
+					logger.Error("hoist worker stopped", "err", err.Error())
 				}
-			}
-			sshConfig, err := sshexec.SSHConfigFile(c.String("ssh-config"), home)
-			if err != nil {
-				return Usagef("--ssh-config: %v", err)
-			}
-			registries, err := loadRegistryCredentials(c.String("registry-credentials"), logger)
-			if err != nil {
 				return err
 			}
-			localUser := ""
-			if u, err := user.Current(); err == nil {
-				localUser = u.Username
-			}
-			ssh, err := sshexec.New(sshexec.Config{
-				User:           localUser,
-				IdentityFiles:  c.StringSlice("ssh-key"),
-				KnownHostsFile: c.String("known-hosts"),
-				HostKeyPolicy:  policy,
-				SSHConfigFile:  sshConfig,
-				HomeDir:        home,
-				AgentSocket:    os.Getenv("SSH_AUTH_SOCK"),
-				MaxDialing:     c.Int("ssh-max-dialing"),
-				Logger:         logger.With("component", "ssh"),
-			})
-			if err != nil {
-				return &UsageError{Err: err}
-			}
-			defer ssh.Close()
-			notifiers, err := loadNotifiers(c.String("notify-config"), logger)
-			if err != nil {
-				return err
-			}
-			acts := &activities.Activities{
-				SSH:        ssh,
-				Registries: registries,
-				Getenv:     os.Getenv,
-				ECR:        activities.ECRClient{New: newECRClient},
-				Notifier:   notifiers,
-				UIURL:      c.String(flagUIURL),
-				Namespace:  c.String(flagNamespace),
-			}
-			cl, err := client.Dial(opts)
-			if err != nil {
-				return fmt.Errorf("cannot reach Temporal at %s: %w", c.String(flagTemporalAddress), err)
-			}
-			defer cl.Close()
-			// A rollout's hosts sync the bundle by reference: read once
-			// from the deploy's history, then from memory.
-			acts.Bundles = bundlestore.New(cl, opts.DataConverter)
-			w := worker.New(cl, c.String(flagTaskQueue), acts)
-			logger.Info("hoist worker started", "temporal", c.String(flagTemporalAddress), "namespace", c.String(flagNamespace), "task_queue", c.String(flagTaskQueue), "payload_keys", payloadKeys,
-				"ssh_config", sshConfig, "registries", strings.Join(registries.Servers(), ","))
-			return w.Run(interruptOn(c.Context, logger))
+			return nil
 		},
 	}
+}
+
+// newLogger is the worker's logger, in --log-format.
+func newLogger(w io.Writer, format string, level slog.Level) (*slog.Logger, error) {
+	o := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, o)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, o)), nil
+	}
+	return nil, Usagef("--log-format: want text or json, got %q", format)
+}
+
+// runWorker runs the worker until it is stopped.
+func runWorker(c *ucli.Context, logger *slog.Logger, policy sshexec.HostKeyPolicy, home string) error {
+	// --metrics-addr listens first: a port in use stops the
+	// worker before it connects to anything. /healthz answers 503
+	// until the worker polls.
+	var m *metrics.Metrics
+	var svc atomic.Pointer[worker.Service]
+	if addr := c.String("metrics-addr"); addr != "" {
+		var err error
+		if m, err = metrics.New(func(err error) { logger.Warn("metrics: " + err.Error()) }); err != nil {
+			return err
+		}
+		defer m.Shutdown(context.Background())
+		srv, err := metrics.Listen(addr, m.Mux(func(ctx context.Context) error {
+			if s := svc.Load(); s != nil {
+				return s.Ready(ctx)
+			}
+			return errors.New("starting: not polling yet")
+		}))
+		if err != nil {
+			return Usagef("--metrics-addr: %v", err)
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.Close(ctx)
+		}()
+		logger.Info("serving metrics and health", "metrics", "http://"+srv.Addr()+"/metrics", "health", "http://"+srv.Addr()+"/healthz")
+	}
+	opts, keys, err := clientOptions(c, log.NewStructuredLogger(logger.With("component", "temporal")))
+	if err != nil {
+		return err
+	}
+	var onConnectError func(error)
+	if m != nil {
+		opts.MetricsHandler = m.Handler()
+		onConnectError = m.SSHConnectionError
+	}
+	payloadKeys := "none"
+	if keys != nil {
+		payloadKeys = strings.Join(keys.IDs(), ",")
+	} else {
+		logger.Warn("payloads are not encrypted; set --codec-key-file (or HOIST_CODEC_KEYS) to keep release bundles, results and errors out of the Temporal history in cleartext")
+	}
+	for _, k := range c.StringSlice("ssh-key") {
+		if _, err := os.Stat(k); err != nil {
+			return Usagef("--ssh-key: %v", err)
+		}
+	}
+	sshConfig, err := sshexec.SSHConfigFile(c.String("ssh-config"), home)
+	if err != nil {
+		return Usagef("--ssh-config: %v", err)
+	}
+	registries, err := loadRegistryCredentials(c.String("registry-credentials"), logger)
+	if err != nil {
+		return err
+	}
+	localUser := ""
+	if u, err := user.Current(); err == nil {
+		localUser = u.Username
+	}
+	ssh, err := sshexec.New(sshexec.Config{
+		User:           localUser,
+		IdentityFiles:  c.StringSlice("ssh-key"),
+		KnownHostsFile: c.String("known-hosts"),
+		HostKeyPolicy:  policy,
+		SSHConfigFile:  sshConfig,
+		HomeDir:        home,
+		AgentSocket:    os.Getenv("SSH_AUTH_SOCK"),
+		MaxDialing:     c.Int("ssh-max-dialing"),
+		Logger:         logger.With("component", "ssh"),
+		OnConnectError: onConnectError,
+	})
+	if err != nil {
+		return &UsageError{Err: err}
+	}
+	defer ssh.Close()
+	notifiers, err := loadNotifiers(c.String("notify-config"), logger)
+	if err != nil {
+		return err
+	}
+	acts := &activities.Activities{
+		SSH:        ssh,
+		Registries: registries,
+		Getenv:     os.Getenv,
+		ECR:        activities.ECRClient{New: newECRClient},
+		Notifier:   notifiers,
+		UIURL:      c.String(flagUIURL),
+		Namespace:  c.String(flagNamespace),
+	}
+	cl, err := client.Dial(opts)
+	if err != nil {
+		return fmt.Errorf("cannot reach Temporal at %s: %w", c.String(flagTemporalAddress), err)
+	}
+	defer cl.Close()
+	// A rollout's hosts sync the bundle by reference: read once
+	// from the deploy's history, then from memory.
+	acts.Bundles = bundlestore.New(cl, opts.DataConverter)
+	w := worker.NewService(cl, c.String(flagTaskQueue), acts)
+	svc.Store(w)
+	logger.Info("hoist worker started", "temporal", c.String(flagTemporalAddress), "namespace", c.String(flagNamespace), "task_queue", c.String(flagTaskQueue), "payload_keys", payloadKeys,
+		"ssh_config", sshConfig, "registries", strings.Join(registries.Servers(), ","))
+	return w.Run(interruptOn(c.Context, logger))
 }
 
 // interruptOn stops the worker when ctx ends (SIGINT/SIGTERM in main).
