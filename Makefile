@@ -6,6 +6,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/hoist-dev/hoist/cli.Version=$(VERSION)
 TESTBED := scripts/testbed/testbed.sh
+CLUSTER := scripts/testbed/cluster.sh
 TOOLS := $(HOME)/.cache/hoist/tools
 WORKFLOWCHECK_VERSION := v0.6.0
 WORKFLOWCHECK := $(TOOLS)/workflowcheck-$(WORKFLOWCHECK_VERSION)/workflowcheck
@@ -13,7 +14,7 @@ WORKFLOWCHECK := $(TOOLS)/workflowcheck-$(WORKFLOWCHECK_VERSION)/workflowcheck
 INTEGRATION_TIMEOUT ?= 30m
 
 .PHONY: all build test checks testbed unit fuzz integration lint fmt-check vet workflowcheck bench demo record-histories bench-fleet \
-        testbed-up testbed-down testbed-status images clean
+        testbed-up testbed-down testbed-status images clean cluster-up cluster-down cluster-status integration-cluster
 
 all: build
 
@@ -34,7 +35,7 @@ test:
 checks:
 	$(MAKE) -j1 lint unit fuzz
 
-testbed: testbed-up images
+testbed: testbed-up images cluster-up
 
 unit:
 	$(GO) test -count=1 ./...
@@ -60,7 +61,16 @@ fuzz:
 # other packages' integration tests (run in parallel by go test) also use.
 integration: build
 	$(GO) test -count=1 -tags integration -timeout $(INTEGRATION_TIMEOUT) $$($(GO) list ./... | grep -v /e2e$$)
-	$(GO) test -count=1 -tags integration -timeout $(INTEGRATION_TIMEOUT) ./e2e/
+	$(GO) test -count=1 -tags integration -timeout $(INTEGRATION_TIMEOUT) -skip '^TestCluster' ./e2e/
+	$(MAKE) integration-cluster
+
+# A subset of e2e again, against the test bed's Temporal cluster (two
+# server processes on PostgreSQL): a deploy, a crash rollback, a 3-host
+# rollout with approval, watch and attach after a killed CLI, and the
+# cluster's own faults (TestCluster*: a server killed, PostgreSQL restarted).
+CLUSTER_SUBSET := ^(TestFirstDeployThenUpgrade|TestCrashRollsBack|TestRolloutApproveThenReject|TestCLIKilledThenWatch|TestCluster.*)$$
+integration-cluster: build cluster-up
+	HOIST_E2E_TEMPORAL=cluster $(GO) test -count=1 -tags integration -timeout $(INTEGRATION_TIMEOUT) -run '$(CLUSTER_SUBSET)' ./e2e/
 
 lint: fmt-check vet workflowcheck
 
@@ -118,6 +128,17 @@ testbed-status:
 
 images: testbed-up
 	scripts/testbed/images.sh
+
+# The production-shaped Temporal (scripts/testbed/cluster.sh): PostgreSQL,
+# two temporal-server processes, the Web UI; built from their modules.
+cluster-up: testbed-up
+	$(CLUSTER) up
+
+cluster-down:
+	$(CLUSTER) down
+
+cluster-status:
+	$(CLUSTER) status
 
 clean:
 	rm -rf bin

@@ -215,7 +215,7 @@ func startWorkerWith(queue, logPath string, flags ...string) (*worker, error) {
 	}
 	defer f.Close()
 	cmd := exec.Command(suite.bin, append([]string{"--task-queue", queue, "worker"}, flags...)...)
-	cmd.Env = append(cleanEnv(), "TEMPORAL_ADDRESS="+suite.env.Temporal)
+	cmd.Env = temporalEnv()
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -192,7 +192,7 @@ func (s *service) start(args ...string) *proc {
 	full := append([]string{"--task-queue", s.queue}, args...)
 	cmd := exec.Command(suite.bin, full...)
 	cmd.Dir = s.dir
-	cmd.Env = append(cleanEnv(), "TEMPORAL_ADDRESS="+suite.env.Temporal)
+	cmd.Env = temporalEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p := &proc{cmd: cmd, done: make(chan struct{})}
 	cmd.Stdout = lockedWriter{&p.mu, &p.out}

@@ -226,7 +226,7 @@ func runHoist(t testing.TB, dir, queue string, args ...string) result {
 	ctx := withTimeout(t, 2*time.Minute)
 	cmd := exec.CommandContext(ctx, suite.bin, full...)
 	cmd.Dir = dir
-	cmd.Env = append(cleanEnv(), "TEMPORAL_ADDRESS="+suite.env.Temporal)
+	cmd.Env = temporalEnv()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
@@ -460,7 +460,7 @@ func getEventually(url, want string) (got string, err error) {
 func temporal(t testing.TB, args ...string) ([]byte, error) {
 	t.Helper()
 	ctx := withTimeout(t, time.Minute)
-	args = append(args, "--address", suite.env.Temporal)
+	args = append(args, temporalCLIFlags()...)
 	cmd := exec.CommandContext(ctx, suite.env.TemporalBin, args...)
 	cmd.Env = cleanEnv()
 	var errb bytes.Buffer

@@ -30,6 +30,11 @@ var suite struct {
 	queue     string // the package worker's task queue
 	workerLog string // the package worker's stdout+stderr
 	password  string // the auth registry's password (a secret: never in output)
+	// cluster is set when the suite runs against the test bed's Temporal
+	// cluster (HOIST_E2E_TEMPORAL=cluster, `make integration-cluster`)
+	// instead of the dev server: every hoist, worker and temporal CLI of
+	// the run then talks to it.
+	cluster *testbed.Cluster
 }
 
 // registryPasswordEnv is the variable the package worker holds the auth
@@ -83,6 +88,27 @@ func runSuite(m *testing.M) int {
 	}
 	if len(env.Hosts) < 3 {
 		return fail("test bed: want 3 hosts, got %v", env.Hosts)
+	}
+	switch target := os.Getenv("HOIST_E2E_TEMPORAL"); target {
+	case "", "dev":
+	case "cluster":
+		c, err := testbed.ReadCluster(env.Dir)
+		if err == nil {
+			err = c.Check()
+		}
+		if err != nil {
+			return fail("HOIST_E2E_TEMPORAL=cluster: %v", err)
+		}
+		env.Temporal = c.Address
+		suite.cluster = &c
+		suite.env = env
+		// A cluster just started is still placing partitions and shards.
+		if _, err := waitSettled(2 * time.Minute); err != nil {
+			return fail("HOIST_E2E_TEMPORAL=cluster: %v", err)
+		}
+		fmt.Fprintf(os.Stderr, "e2e: against the Temporal cluster at %s (servers %s, Temporal %s)\n", c.Address, strings.Join(c.Servers, ", "), c.Version)
+	default:
+		return fail("HOIST_E2E_TEMPORAL=%q: want dev (the default) or cluster", target)
 	}
 	suite.env = env
 	pw, err := env.AuthPassword()
@@ -149,7 +175,7 @@ func startWorker(queue, logPath string, extraEnv []string) (*worker, error) {
 	defer f.Close()
 	cmd := exec.Command(suite.bin, "--task-queue", queue, "worker",
 		"--ssh-key", env.SSHKey, "--known-hosts", env.KnownHosts, "--log-level", "debug")
-	cmd.Env = append(cleanEnv(), "TEMPORAL_ADDRESS="+env.Temporal)
+	cmd.Env = temporalEnv()
 	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdout, cmd.Stderr = f, f
 	// The worker must not outlive the test binary, even when it panics on
@@ -210,6 +236,17 @@ func cleanEnv() []string {
 		out = append(out, kv)
 	}
 	return out
+}
+
+// temporalEnv is the environment of every hoist the suite runs: the
+// clean one, pointed at the suite's Temporal.
+func temporalEnv() []string {
+	return append(cleanEnv(), "TEMPORAL_ADDRESS="+suite.env.Temporal)
+}
+
+// temporalCLIFlags point the temporal CLI at the suite's Temporal.
+func temporalCLIFlags() []string {
+	return []string{"--address", suite.env.Temporal}
 }
 
 // startTestWorker starts a worker of the test's own on a queue of its own,

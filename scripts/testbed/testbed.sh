@@ -903,6 +903,8 @@ cmd_up() {
 cmd_down() {
 	local hosts
 	log "down: stopping temporal, registries, hosts"
+	# The cluster (cluster.sh) lives in $TB too: down with the rest.
+	[[ ! -e $TB/cluster ]] || HOIST_CLUSTER_LOCKED=1 "$SCRIPT_DIR/cluster.sh" down || true
 	stop_temporal
 	stop_pid "$PIDS/registry.pid" 10
 	stop_pid "$PIDS/registry-auth.pid" 10
