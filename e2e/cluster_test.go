@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,6 +33,7 @@ import (
 const (
 	portClusterServerKill = 18370
 	portClusterPGRestart  = 18371
+	portClusterTLS        = 18372
 )
 
 // needCluster fails (never skips) a test that only means something
@@ -125,7 +127,12 @@ func waitSettled(timeout time.Duration) (time.Duration, error) {
 }
 
 func probeWorkflow(queue string) error {
-	cl, err := client.Dial(client.Options{HostPort: suite.env.Temporal, Logger: sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))})
+	tlsConf, err := suite.cluster.ClientTLS()
+	if err != nil {
+		return err
+	}
+	cl, err := client.Dial(client.Options{HostPort: suite.env.Temporal, Logger: sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		ConnectionOptions: client.ConnectionOptions{TLS: tlsConf}})
 	if err != nil {
 		return err
 	}
@@ -219,4 +226,47 @@ func TestTemporalComposeFile(t *testing.T) {
 			t.Errorf("%s runs %q, want %s…", svc, cfg.Services[svc].Image, prefix)
 		}
 	}
+}
+
+// The cluster's frontends serve TLS and require a client certificate: the
+// whole cluster pass connects that way (temporalEnv). Here, what a user
+// with a wrong setting sees: a usage error naming the cause, before
+// anything starts, and never a bare gRPC error.
+func TestClusterTLSRefusals(t *testing.T) {
+	needCluster(t)
+	c := suite.cluster
+	s := newService(t, "cltls", portClusterTLS)
+	s.compose("v1", image("v1"))
+	base := []string{"TEMPORAL_ADDRESS=" + c.Address}
+	cases := []struct {
+		name string
+		env  []string
+		want []string
+	}{
+		{"a CA that did not sign the frontend", []string{"TEMPORAL_TLS_CA=" + c.WrongCA, "TEMPORAL_TLS_CERT=" + c.TLSCert, "TEMPORAL_TLS_KEY=" + c.TLSKey},
+			[]string{"not signed by", c.WrongCA}},
+		{"no client certificate", []string{"TEMPORAL_TLS_CA=" + c.TLSCA},
+			[]string{"client certificate"}},
+		{"no TLS at all", nil,
+			[]string{"TLS"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := withTimeout(t, time.Minute)
+			cmd := exec.CommandContext(ctx, suite.bin, "--task-queue", s.queue, "deploy", "--config", s.hoistYML(), "--version", "v1")
+			cmd.Dir = s.dir
+			cmd.Env = append(append(cleanEnv(), base...), tc.env...)
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			err := cmd.Run()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+				t.Fatalf("deploy with %s: %v, want exit 2\nstdout:\n%s\nstderr:\n%s", tc.name, err, out.String(), errb.String())
+			}
+			wantContains(t, "the refusal", errb.String(), tc.want...)
+			t.Logf("%s: %s", tc.name, strings.TrimSpace(errb.String()))
+		})
+	}
+	// Nothing reached a host.
+	s.wantNoBase()
 }

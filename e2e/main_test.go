@@ -240,13 +240,23 @@ func cleanEnv() []string {
 
 // temporalEnv is the environment of every hoist the suite runs: the
 // clean one, pointed at the suite's Temporal.
+// The cluster's frontends want TLS and a client certificate, given as a
+// user would, in the temporal CLI's variables.
 func temporalEnv() []string {
-	return append(cleanEnv(), "TEMPORAL_ADDRESS="+suite.env.Temporal)
+	env := append(cleanEnv(), "TEMPORAL_ADDRESS="+suite.env.Temporal)
+	if c := suite.cluster; c != nil {
+		env = append(env, "TEMPORAL_TLS_CA="+c.TLSCA, "TEMPORAL_TLS_CERT="+c.TLSCert, "TEMPORAL_TLS_KEY="+c.TLSKey)
+	}
+	return env
 }
 
 // temporalCLIFlags point the temporal CLI at the suite's Temporal.
 func temporalCLIFlags() []string {
-	return []string{"--address", suite.env.Temporal}
+	flags := []string{"--address", suite.env.Temporal}
+	if c := suite.cluster; c != nil {
+		flags = append(flags, "--tls-ca-path", c.TLSCA, "--tls-cert-path", c.TLSCert, "--tls-key-path", c.TLSKey)
+	}
+	return flags
 }
 
 // startTestWorker starts a worker of the test's own on a queue of its own,

@@ -2,6 +2,8 @@ package testbed
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"os/exec"
@@ -22,10 +24,16 @@ type Cluster struct {
 	Address string   // HOIST_TB_CLUSTER: the name:port clients dial, on both servers
 	Servers []string // HOIST_TB_CLUSTER_SERVERS: each server process's own frontend
 	UI      string   // HOIST_TB_CLUSTER_UI: the Web UI's base URL
-	Version string   // HOIST_TB_CLUSTER_VERSION: the Temporal server version
-	Script  string   // HOIST_TB_CLUSTER_SCRIPT: cluster.sh, for the faults
-	Dir     string   // the test bed dir
-	Raw     map[string]string
+	UIBin   string   // HOIST_TB_CLUSTER_UI_BIN: the ui-server binary, for a UI of a test's own
+	// Chromium is HOIST_TB_CHROMIUM: Debian's chromium, for the browser test.
+	Chromium string
+	Version  string // HOIST_TB_CLUSTER_VERSION: the Temporal server version
+	Script   string // HOIST_TB_CLUSTER_SCRIPT: cluster.sh, for the faults
+	Dir      string // the test bed dir
+	// The frontends serve TLS and require a client certificate.
+	TLSCA, TLSCert, TLSKey string // HOIST_TB_CLUSTER_TLS_CA, _CERT, _KEY: the CA and a client's certificate and key
+	WrongCA                string // HOIST_TB_CLUSTER_TLS_WRONG_CA: a CA that signed nothing of the cluster's
+	Raw                    map[string]string
 }
 
 // ReadCluster parses dir/cluster/env without probing anything.
@@ -48,12 +56,14 @@ func ReadCluster(dir string) (Cluster, error) {
 		return Cluster{}, fmt.Errorf("reading %s: %v", path, err)
 	}
 	c := Cluster{Address: raw["HOIST_TB_CLUSTER"], UI: raw["HOIST_TB_CLUSTER_UI"], Version: raw["HOIST_TB_CLUSTER_VERSION"],
-		Script: raw["HOIST_TB_CLUSTER_SCRIPT"], Dir: dir, Raw: raw}
+		Script: raw["HOIST_TB_CLUSTER_SCRIPT"], Dir: dir, Raw: raw,
+		TLSCA: raw["HOIST_TB_CLUSTER_TLS_CA"], TLSCert: raw["HOIST_TB_CLUSTER_TLS_CERT"], TLSKey: raw["HOIST_TB_CLUSTER_TLS_KEY"],
+		WrongCA: raw["HOIST_TB_CLUSTER_TLS_WRONG_CA"], UIBin: raw["HOIST_TB_CLUSTER_UI_BIN"], Chromium: raw["HOIST_TB_CHROMIUM"]}
 	if s := raw["HOIST_TB_CLUSTER_SERVERS"]; s != "" {
 		c.Servers = strings.Split(s, ",")
 	}
-	if c.Address == "" || len(c.Servers) != 2 || c.Script == "" {
-		return Cluster{}, fmt.Errorf("%s: want HOIST_TB_CLUSTER, two HOIST_TB_CLUSTER_SERVERS and HOIST_TB_CLUSTER_SCRIPT (stale file?); %s", path, clusterUpHint)
+	if c.Address == "" || len(c.Servers) != 2 || c.Script == "" || c.TLSCA == "" || c.TLSCert == "" || c.TLSKey == "" || c.WrongCA == "" {
+		return Cluster{}, fmt.Errorf("%s: want HOIST_TB_CLUSTER, two HOIST_TB_CLUSTER_SERVERS, HOIST_TB_CLUSTER_SCRIPT and the HOIST_TB_CLUSTER_TLS_* files (stale file?); %s", path, clusterUpHint)
 	}
 	return c, nil
 }
@@ -72,6 +82,24 @@ func (c Cluster) Check() error {
 	return nil
 }
 
+// ClientTLS is the TLS configuration of a client of the cluster: its CA
+// and the client certificate the frontends require.
+func (c Cluster) ClientTLS() (*tls.Config, error) {
+	pem, err := os.ReadFile(c.TLSCA)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no certificate", c.TLSCA)
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
 // Run runs cluster.sh with args; t.Fatalf on failure.
 func (c Cluster) Run(t testing.TB, args ...string) {
 	t.Helper()
@@ -84,10 +112,16 @@ func (c Cluster) Run(t testing.TB, args ...string) {
 }
 
 // ServerKill sends SIGKILL to server process n (1 or 2).
-func (c Cluster) ServerKill(t testing.TB, n int) { t.Helper(); c.Run(t, "server-kill", strconv.Itoa(n)) }
+func (c Cluster) ServerKill(t testing.TB, n int) {
+	t.Helper()
+	c.Run(t, "server-kill", strconv.Itoa(n))
+}
 
 // ServerStart starts server process n and waits until its frontend serves.
-func (c Cluster) ServerStart(t testing.TB, n int) { t.Helper(); c.Run(t, "server-start", strconv.Itoa(n)) }
+func (c Cluster) ServerStart(t testing.TB, n int) {
+	t.Helper()
+	c.Run(t, "server-start", strconv.Itoa(n))
+}
 
 // PGRestart restarts PostgreSQL (fast shutdown: open connections are cut).
 func (c Cluster) PGRestart(t testing.TB) { t.Helper(); c.Run(t, "pg-restart") }

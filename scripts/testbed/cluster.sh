@@ -16,6 +16,11 @@
 # process binds its own loopback address with the same ports, and finds the
 # other through the cluster_membership table in PostgreSQL.
 #
+# The frontends serve TLS and require a client certificate (mTLS), as a
+# production cluster should: the CA and certificates come from
+# tls-certs.sh (in $TB/cluster/tls); the servers' own system worker and the
+# UI connect with them too. Clients need --tls-ca, --tls-cert, --tls-key.
+#
 # Idempotent like testbed.sh; must run as root. Writes HOIST_TB_CLUSTER_* to
 # $TB/cluster/env.
 set -euo pipefail
@@ -46,7 +51,17 @@ PG_SOCK=$CL/pg-run
 DB_USER=temporal
 DB_PASSWORD=temporal # loopback-only test database
 
-CLUSTER_APT=(postgresql)
+TLS_DIR=$CL/tls
+# chromium: the e2e browser test drives it (headless) against the Web UI.
+CLUSTER_APT=(postgresql openssl chromium)
+
+# The temporal CLI's flags for the cluster: its name, TLS and a client certificate.
+tctl_flags() {
+	echo --address "$CLUSTER_NAME:$CLUSTER_PORT" --tls-ca-path "$TLS_DIR/ca.pem" \
+		--tls-cert-path "$TLS_DIR/client.pem" --tls-key-path "$TLS_DIR/client-key.pem"
+}
+
+ensure_tls() { "$SCRIPT_DIR/tls-certs.sh" "$TLS_DIR" >/dev/null 2>>"$LOGS/cluster-tls.log" || die "tls-certs.sh failed, see $LOGS/cluster-tls.log"; }
 
 # ---------------------------------------------------------------- install, build
 
@@ -246,6 +261,22 @@ global:
   membership:
     maxJoinDuration: 30s
     broadcastAddress: "$ip"
+  tls:
+    frontend:
+      server:
+        certFile: $TLS_DIR/server.pem
+        keyFile: $TLS_DIR/server-key.pem
+        requireClientAuth: true
+        clientCaFiles: [$TLS_DIR/ca.pem]
+      client:
+        serverName: $CLUSTER_NAME
+        rootCaFiles: [$TLS_DIR/ca.pem]
+    systemWorker:
+      certFile: $TLS_DIR/server.pem
+      keyFile: $TLS_DIR/server-key.pem
+      client:
+        serverName: $CLUSTER_NAME
+        rootCaFiles: [$TLS_DIR/ca.pem]
   metrics:
     prometheus:
       framework: tally
@@ -283,7 +314,8 @@ EOF
 server_ip() { echo "${SERVER_IPS[$(($1 - 1))]}"; }
 server_ok() { pid_alive "$PIDS/cluster-s$1.pid" && tcp_open "$(server_ip "$1")" "$CLUSTER_PORT"; }
 frontend_serving() {
-	[[ $(timeout 10 "$TEMPORAL_BIN" operator cluster health --address "$1:$CLUSTER_PORT" 2>/dev/null) == *SERVING* ]]
+	# shellcheck disable=SC2046
+	[[ $(timeout 10 "$TEMPORAL_BIN" operator cluster health $(tctl_flags) --address "$1:$CLUSTER_PORT" --tls-server-name "$CLUSTER_NAME" 2>/dev/null) == *SERVING* ]]
 }
 
 start_server() {
@@ -310,7 +342,8 @@ stop_server() { stop_pid "$PIDS/cluster-s$1.pid" 20; }
 # The default namespace and hoist's search attributes, as the compose
 # file's schema job makes them.
 ensure_namespace() {
-	local t=(--address "$CLUSTER_NAME:$CLUSTER_PORT")
+	local t
+	read -ra t <<<"$(tctl_flags)"
 	if ! timeout 20 "$TEMPORAL_BIN" operator namespace describe "${t[@]}" -n default >/dev/null 2>&1; then
 		log "cluster: creating namespace default"
 		timeout 30 "$TEMPORAL_BIN" operator namespace create "${t[@]}" -n default --retention 72h >>"$LOGS/cluster-schema.log" 2>&1 ||
@@ -325,7 +358,8 @@ ensure_namespace() {
 }
 
 search_attributes_added() {
-	local t=(--address "$CLUSTER_NAME:$CLUSTER_PORT") sa
+	local t sa
+	read -ra t <<<"$(tctl_flags)"
 	for sa in HoistService HoistEnvironment HoistVersion; do
 		timeout 20 "$TEMPORAL_BIN" operator search-attribute list "${t[@]}" -n default 2>/dev/null | grep -qw "$sa" && continue
 		timeout 30 "$TEMPORAL_BIN" operator search-attribute create "${t[@]}" -n default --name "$sa" --type Keyword >>"$LOGS/cluster-schema.log" 2>&1 || return 1
@@ -333,9 +367,10 @@ search_attributes_added() {
 }
 
 namespace_usable() {
-	local ip
+	local ip t
+	read -ra t <<<"$(tctl_flags)"
 	for ip in "${SERVER_IPS[@]}"; do
-		timeout 10 "$TEMPORAL_BIN" workflow list --address "$ip:$CLUSTER_PORT" -n default --limit 1 >/dev/null 2>&1 || return 1
+		timeout 10 "$TEMPORAL_BIN" workflow list "${t[@]}" --address "$ip:$CLUSTER_PORT" --tls-server-name "$CLUSTER_NAME" -n default --limit 1 >/dev/null 2>&1 || return 1
 	done
 }
 
@@ -356,6 +391,12 @@ enableUi: true
 defaultNamespace: default
 cors:
   allowOrigins: ["http://$UI_ADDR"]
+tls:
+  caFile: $TLS_DIR/ca.pem
+  certFile: $TLS_DIR/client.pem
+  keyFile: $TLS_DIR/client-key.pem
+  serverName: $CLUSTER_NAME
+  enableHostVerification: true
 codec:
   endpoint: ${HOIST_CLUSTER_CODEC_ENDPOINT:-}
   passAccessToken: false
@@ -372,8 +413,14 @@ write_cluster_env() {
 HOIST_TB_CLUSTER=$CLUSTER_NAME:$CLUSTER_PORT
 HOIST_TB_CLUSTER_SERVERS=$(IFS=,; echo "${SERVER_IPS[*]/%/:$CLUSTER_PORT}")
 HOIST_TB_CLUSTER_UI=http://$UI_ADDR
+HOIST_TB_CLUSTER_UI_BIN=$UI_BIN
+HOIST_TB_CHROMIUM=$(command -v chromium)
 HOIST_TB_CLUSTER_VERSION=$TEMPORAL_SERVER_VERSION
 HOIST_TB_CLUSTER_SCRIPT=$SCRIPT_DIR/cluster.sh
+HOIST_TB_CLUSTER_TLS_CA=$TLS_DIR/ca.pem
+HOIST_TB_CLUSTER_TLS_CERT=$TLS_DIR/client.pem
+HOIST_TB_CLUSTER_TLS_KEY=$TLS_DIR/client-key.pem
+HOIST_TB_CLUSTER_TLS_WRONG_CA=$TLS_DIR/wrong-ca.pem
 EOF
 	mv -f "$CL/env.new" "$CL/env"
 }
@@ -391,8 +438,10 @@ cluster_status() {
 cluster_up() {
 	local t0=$SECONDS
 	ensure_cluster_apt
+	command -v chromium >/dev/null || die "chromium not found after installing ${CLUSTER_APT[*]}"
 	[[ -x $TEMPORAL_BIN ]] || die "the temporal CLI is missing ($TEMPORAL_BIN): run scripts/testbed/testbed.sh up first"
 	cluster_builds
+	ensure_tls
 	ensure_pg
 	ensure_schema
 	ensure_hosts_entry
