@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/mock"
 	commonpb "go.temporal.io/api/common/v1"
@@ -157,4 +158,29 @@ func holdsBundle(t *testing.T, fake *mocks.Client) {
 func byReference(in workflows.DeployInput) bool {
 	r := in.BundleRef
 	return len(in.Bundle) == 0 && r != nil && r.Run == "holder-run" && r.Workflow == "hoist-bundle/"+r.Digest && r.Size > 0
+}
+
+// `hoist status` reads hosts through a workflow of its own: in the Web UI's
+// list it must say what it is, stay out of a HoistService filter (no
+// search attributes), and not outlive the command for long.
+func TestStatusWorkflowIsRecognisableAndShortLived(t *testing.T) {
+	cfg := serviceDir(t, map[string]string{})
+	fake := newFake(t)
+	fake.On("DescribeTaskQueue", mock.Anything, "q", enums.TASK_QUEUE_TYPE_WORKFLOW).Return(pollers(true), nil)
+	var got client.StartWorkflowOptions
+	fake.On("ExecuteWorkflow", mock.Anything, mock.MatchedBy(func(o client.StartWorkflowOptions) bool { got = o; return true }),
+		workflows.StatusWorkflowName, mock.Anything).Return(nil, errors.New("stop here")).Once()
+	runWith(t, fake, "status", "-c", cfg)
+	if !strings.HasPrefix(got.ID, "status/web/") {
+		t.Errorf("ID %q, want status/web/…", got.ID)
+	}
+	if want := "read of 1 host(s) of web (staging) for hoist status; changes nothing"; got.StaticSummary != want {
+		t.Errorf("summary %q, want %q", got.StaticSummary, want)
+	}
+	if got.WorkflowExecutionTimeout <= 0 || got.WorkflowExecutionTimeout > 5*time.Minute {
+		t.Errorf("execution timeout %s, want a few minutes at most", got.WorkflowExecutionTimeout)
+	}
+	if got.TypedSearchAttributes.Size() != 0 {
+		t.Errorf("search attributes %v: a HoistService filter would list status reads among deploys", got.TypedSearchAttributes)
+	}
 }

@@ -75,13 +75,19 @@ func runningLine(c *ucli.Context, cl client.Client, spec *config.Spec) string {
 }
 
 // readStatusWith runs the status workflow: the workers hold the SSH keys.
+// status, plan and rollback read the hosts with it.
 func readStatusWith(c *ucli.Context, cl client.Client, spec *config.Spec) (*workflows.StatusResult, error) {
 	if err := checkWorker(c, cl); err != nil {
 		return nil, err
 	}
+	// A workflow per read, recognisable in the Web UI's list by its ID and
+	// summary, and without hoist's search attributes, so a HoistService
+	// filter shows deploys only.
 	run, err := cl.ExecuteWorkflow(c.Context, client.StartWorkflowOptions{
-		ID:        "status/" + spec.Service + "/" + uuid.NewString(),
-		TaskQueue: c.String(flagTaskQueue),
+		ID:                       "status/" + spec.Service + "/" + uuid.NewString(),
+		TaskQueue:                c.String(flagTaskQueue),
+		StaticSummary:            fmt.Sprintf("read of %d host(s) of %s (%s) for hoist %s; changes nothing", len(spec.Hosts), spec.Service, spec.EnvironmentName(), c.Command.Name),
+		WorkflowExecutionTimeout: workflows.StatusTimeout(len(spec.Hosts)),
 	}, workflows.StatusWorkflowName, workflows.StatusInput{Spec: *spec})
 	if err != nil {
 		return nil, fmt.Errorf("starting the status workflow: %w", err)

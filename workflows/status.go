@@ -1,10 +1,21 @@
 package workflows
 
 import (
+	"time"
+
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/hoist-dev/hoist/activities"
 )
+
+// StatusTimeout bounds a status read of n hosts, as the execution timeout
+// its starter sets: hosts are read one after another, each in at most two
+// attempts of quickStep with a second between them, and a minute is left
+// for the rest. A read nobody waits for any more (the CLI was stopped)
+// ends by then instead of lingering in the Web UI's list as running.
+func StatusTimeout(n int) time.Duration {
+	return time.Minute + time.Duration(n)*(2*quickStep.StartToCloseTimeout+5*time.Second)
+}
 
 // Status reads every host's releases and containers. It runs on the
 // workers because the SSH credentials live there, not with the CLI.
