@@ -70,7 +70,7 @@ func (s *service) svcWorker(tag string, metricsPort int) (*worker, string) {
 	cmd := exec.Command(suite.bin, "--task-queue", s.queue, "worker",
 		"--ssh-key", suite.env.SSHKey, "--known-hosts", suite.env.KnownHosts, "--log-level", "debug",
 		"--metrics-addr", strings.TrimPrefix(base, "http://"), "--log-format", "json")
-	cmd.Env = append(cleanEnv(), "TEMPORAL_ADDRESS="+suite.env.Temporal)
+	cmd.Env = temporalEnv()
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
