@@ -15,7 +15,9 @@ import (
 // Issue 8 §5: stopping a worker (systemd's SIGTERM, Ctrl-C) while it runs
 // a compose up lets the up finish and reports it, instead of cutting it
 // off for another worker to start over. Real Temporal, real activities,
-// a host whose compose up takes two seconds.
+// a host whose compose up takes two seconds. e2e's
+// TestWorkerSIGTERMDuringComposeUp does it end to end: a SIGTERM to
+// `hoist worker` during a real compose up on a test bed host.
 func TestStopLetsTheRunningStepFinish(t *testing.T) {
 	var host *fakehost.Host
 	host = fakehost.New(func(ctx context.Context) error {
