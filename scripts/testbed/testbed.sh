@@ -44,7 +44,8 @@ TEMPORAL_DIR=${HOME:-/root}/.cache/hoist/tools/temporal-${TEMPORAL_VERSION#v}
 TEMPORAL_BIN=$TEMPORAL_DIR/temporal
 TEMPORAL_ADDR=127.0.0.1:7233
 
-APT_PACKAGES=(docker.io docker-registry openssh-server openssh-client iproute2 apache2-utils curl util-linux)
+# systemd: its systemd-analyze checks deploy/systemd/hoist-worker.service (never run as init here).
+APT_PACKAGES=(docker.io docker-registry openssh-server openssh-client iproute2 apache2-utils curl util-linux systemd)
 
 export PATH=/usr/local/go/bin:$PATH:/usr/sbin:/sbin
 
