@@ -598,3 +598,19 @@ func TestTLSCertsScript(t *testing.T) {
 		t.Errorf("the client certificate made again against ca.pem: %v", err)
 	}
 }
+
+// The worker dials Temporal itself (not through dial): a TLS failure must
+// read the same there, exit 2 naming the cause, not a bare gRPC error.
+func TestWorkerSaysWhyTLSFailed(t *testing.T) {
+	clearConnectionEnv(t)
+	p := newTestPKI(t)
+	addr, _ := startFrontend(t, p.serverTLS(t, true))
+	code, _, errOut := run(t, "--temporal-address", addr, "--tls-ca", p.wrongCA, "worker", "--known-hosts", os.DevNull)
+	if code != ExitUsage || !strings.Contains(errOut, "is not signed by --tls-ca "+p.wrongCA) {
+		t.Errorf("worker with a CA that did not sign the frontend: exit %d\n%s", code, errOut)
+	}
+	code, _, errOut = run(t, "--temporal-address", addr, "--tls-ca", p.ca, "worker", "--known-hosts", os.DevNull)
+	if code != ExitUsage || !strings.Contains(errOut, "requires a client certificate") {
+		t.Errorf("worker without the client certificate the frontend requires: exit %d\n%s", code, errOut)
+	}
+}

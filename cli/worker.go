@@ -186,6 +186,11 @@ func runWorker(c *ucli.Context, logger *slog.Logger, policy sshexec.HostKeyPolic
 	}
 	cl, err := client.Dial(opts)
 	if err != nil {
+		// A TLS setting that cannot work is the user's to fix (exit 2),
+		// said as the other commands say it; anything else may pass.
+		if tlsErr := tlsDialFailure(c, err); tlsErr != nil {
+			return tlsErr
+		}
 		return fmt.Errorf("cannot reach Temporal at %s: %w", c.String(flagTemporalAddress), err)
 	}
 	defer cl.Close()
