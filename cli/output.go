@@ -25,16 +25,17 @@ func jsonOutput(c *ucli.Context) (bool, error) {
 	}
 }
 
-// Outcomes of a deploy or rollback in --output json.
+// Outcomes of a deploy or rollback in --output json: the workflows'
+// outcomes (FailureDetails.Outcome decides a failed one's), and started.
 const (
-	jsonStarted    = "started"     // --detach: it runs; `hoist watch` follows it
-	jsonDeployed   = "deployed"    // every host runs version (for kind rollback: was rolled back to it)
-	jsonWarning    = "warning"     // deployed, with health warnings
-	jsonRolledBack = "rolled back" // failed; every host it changed is back on its previous release
-	jsonFailed     = "failed"      // failed before changing any host (or refused by the worker's set-up)
-	jsonMixed      = "mixed"       // a rollout ended with hosts on both releases, by design
-	jsonCancelled  = "cancelled"   // cancelled; what it changed is back (exit 0 from hoist cancel, 1 here, 5 under halt)
-	jsonUnsafe     = "unsafe"      // a human is needed: a host could not be put back, or hoist cannot tell
+	jsonStarted    = "started"                   // --detach: it runs; `hoist watch` follows it
+	jsonDeployed   = workflows.OutcomeDeployed   // every host runs version (for kind rollback: was rolled back to it)
+	jsonWarning    = workflows.OutcomeWarning    // deployed, with health warnings
+	jsonRolledBack = workflows.OutcomeRolledBack // failed; every host it changed is back on its previous release
+	jsonFailed     = workflows.OutcomeFailed     // failed before changing any host (or refused by the worker's set-up)
+	jsonMixed      = workflows.OutcomeMixed      // a rollout ended with hosts on both releases, by design
+	jsonCancelled  = workflows.OutcomeCancelled  // cancelled; what it changed is back (exit 0 from hoist cancel, 1 here, 5 under halt)
+	jsonUnsafe     = workflows.OutcomeUnsafe     // a human is needed: a host could not be put back, or hoist cannot tell
 )
 
 // ending is how a followed deploy or rollback ended: what the text output
@@ -101,17 +102,7 @@ func conclude(in workflows.DeployInput, res *workflows.DeployResult, err error) 
 		var d workflows.FailureDetails
 		_ = app.Details(&d)
 		e.version, e.kind = or(d.Version, e.version), or(d.Kind, e.kind)
-		e.code, e.fleet, e.lines = failureCode(d), d.Fleet, []string{app.Message()}
-		switch {
-		case e.code == ExitUnsafe:
-			e.outcome = jsonUnsafe
-		case e.code == ExitMixed:
-			e.outcome = jsonMixed
-		case d.RolledBackTo != "":
-			e.outcome = jsonRolledBack
-		default:
-			e.outcome = jsonFailed
-		}
+		e.code, e.fleet, e.lines, e.outcome = failureCode(d), d.Fleet, []string{app.Message()}, d.Outcome(false)
 		return e
 	}
 	var canceled *temporal.CanceledError
@@ -122,10 +113,7 @@ func conclude(in workflows.DeployInput, res *workflows.DeployResult, err error) 
 		}
 		d.Version, d.Kind = or(d.Version, e.version), or(d.Kind, e.kind)
 		e.version, e.kind = d.Version, d.Kind
-		e.code, e.fleet, e.lines, e.outcome = failureCode(d), d.Fleet, []string{cancelledMessage(d)}, jsonCancelled
-		if e.code == ExitUnsafe {
-			e.outcome = jsonUnsafe
-		}
+		e.code, e.fleet, e.lines, e.outcome = failureCode(d), d.Fleet, []string{cancelledMessage(d)}, d.Outcome(true)
 		return e
 	}
 	e.err = fmt.Errorf("%s of %s (%s) version %s: %w; hoist cannot tell what the hosts run: check `hoist status`", e.kind, in.Spec.Service, env, e.version, err)

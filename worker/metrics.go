@@ -92,26 +92,15 @@ func kindLabel(kind string) string {
 	return "invalid"
 }
 
-// Outcomes of a deploy, as --output json names them (cli.conclude).
-const (
-	outcomeDeployed   = "deployed"
-	outcomeWarning    = "warning"
-	outcomeRolledBack = "rolled back"
-	outcomeFailed     = "failed"
-	outcomeMixed      = "mixed"
-	outcomeCancelled  = "cancelled"
-	outcomeUnsafe     = "unsafe"
-)
-
-// deployOutcome reads a Deploy workflow's result the way the CLI does
-// (cli.conclude, cli.failureCode), and whether it rolled hosts back:
+// deployOutcome reads a Deploy workflow's result as the CLI does
+// (FailureDetails.Outcome decides for both), and whether it rolled hosts back:
 // "" (no), metrics.ResultOK or metrics.ResultFailed.
 func deployOutcome(res *workflows.DeployResult, err error) (outcome, rollback string) {
 	if err == nil {
 		if res != nil && res.Outcome == workflows.OutcomeWarning {
-			return outcomeWarning, ""
+			return workflows.OutcomeWarning, ""
 		}
-		return outcomeDeployed, ""
+		return workflows.OutcomeDeployed, ""
 	}
 	var (
 		d        workflows.FailureDetails
@@ -127,7 +116,7 @@ func deployOutcome(res *workflows.DeployResult, err error) (outcome, rollback st
 		}
 	default:
 		// The CLI cannot tell what the hosts run either.
-		return outcomeUnsafe, ""
+		return workflows.OutcomeUnsafe, ""
 	}
 	switch {
 	case d.RollbackFailed:
@@ -135,16 +124,5 @@ func deployOutcome(res *workflows.DeployResult, err error) (outcome, rollback st
 	case d.RolledBackTo != "":
 		rollback = metrics.ResultOK
 	}
-	unsafe := !d.Setup && !d.Refused && (d.RollbackFailed || d.NothingToRollBackTo)
-	switch {
-	case unsafe:
-		return outcomeUnsafe, rollback
-	case canceled != nil:
-		return outcomeCancelled, rollback
-	case d.Mixed && !d.Setup && !d.Refused:
-		return outcomeMixed, rollback
-	case d.RolledBackTo != "":
-		return outcomeRolledBack, rollback
-	}
-	return outcomeFailed, rollback
+	return d.Outcome(canceled != nil), rollback
 }
