@@ -135,8 +135,8 @@ func exitCodeOf(e ending) error {
 
 // approveHint is what to give hoist approve and reject to reach this
 // deploy: the config as the user gave it, and a namespace or address
-// given on the command line (one from the environment reaches approve
-// the same way).
+// given on the command line, and the TLS flags (one from the environment
+// reaches approve the same way).
 func approveHint(c *ucli.Context) string {
 	hint := "-c " + remote.Quote(c.String(configFlag.Name))
 	for _, g := range []struct{ flag, env, def string }{
@@ -145,6 +145,24 @@ func approveHint(c *ucli.Context) string {
 	} {
 		if v := c.String(g.flag); v != "" && v != g.def && v != os.Getenv(g.env) {
 			hint += " --" + g.flag + " " + remote.Quote(v)
+		}
+	}
+	// The connection's files (paths, never secrets) when given as flags.
+	if c.Bool(flagTLS) && os.Getenv(envTLS) == "" {
+		hint += " --" + flagTLS
+	}
+	for _, f := range connectionFlags() {
+		sf, ok := f.(*ucli.StringFlag)
+		if !ok {
+			continue
+		}
+		v := c.String(sf.Name)
+		fromEnv := false
+		for _, e := range sf.EnvVars {
+			fromEnv = fromEnv || (v != "" && v == os.Getenv(e))
+		}
+		if v != "" && !fromEnv {
+			hint += " --" + sf.Name + " " + remote.Quote(v)
 		}
 	}
 	return hint

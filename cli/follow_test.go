@@ -319,6 +319,8 @@ func TestWatchRolloutLive(t *testing.T) {
 func TestApproveHint(t *testing.T) {
 	t.Setenv("TEMPORAL_ADDRESS", "10.0.0.1:7233")
 	t.Setenv("TEMPORAL_NAMESPACE", "")
+	clearConnectionEnv(t)
+	t.Setenv("TEMPORAL_ADDRESS", "10.0.0.1:7233")
 	var got string
 	app := NewApp(Streams{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &bytes.Buffer{}})
 	app.Commands = append(app.Commands, &ucli.Command{Name: "probe", Flags: []ucli.Flag{configFlag}, Action: func(c *ucli.Context) error {
@@ -333,6 +335,11 @@ func TestApproveHint(t *testing.T) {
 		{[]string{"probe"}, "-c hoist.yml"},
 		{[]string{"probe", "-c", "my dir/hoist.yml", "--namespace", "prod"}, "-c 'my dir/hoist.yml' --namespace prod"},
 		{[]string{"--temporal-address", "10.0.0.2:7233", "probe", "-c", "a.yml"}, "-c a.yml --temporal-address 10.0.0.2:7233"},
+		// TLS files given as flags are needed to reach the deploy again;
+		// they are paths, never secrets.
+		{[]string{"probe", "-c", "a.yml", "--tls-ca", "/etc/t/ca.pem", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-server-name", "tmp.internal"},
+			"-c a.yml --tls-ca /etc/t/ca.pem --tls-cert c.pem --tls-key k.pem --tls-server-name tmp.internal"},
+		{[]string{"--tls", "probe", "-c", "a.yml", "--api-key-file", "/etc/t/key"}, "-c a.yml --tls --api-key-file /etc/t/key"},
 	} {
 		got = ""
 		if err := app.Run(append([]string{"hoist"}, c.args...)); err != nil || got != c.want {
