@@ -689,9 +689,29 @@ func (b *browser) waitGone(t *testing.T, ctx context.Context, what, css string) 
 
 // compact switches a workflow's event history to its compact view: one
 // row per activity, child workflow, timer or update, with its summary.
+// The click is repeated until the view shows: a click that lands while
+// the page is still loading its history is lost (seen in CI: the page
+// stayed on All, whose rows name no Update). Compact is known by what it
+// leaves out, the workflow task events every history has, once a row of
+// its own (a child workflow, an activity) is there.
 func (b *browser) compact(t *testing.T, ctx context.Context) {
 	t.Helper()
-	b.do(t, ctx, "the compact event history", chromedp.Click(`//button[normalize-space(.)="Compact"]`))
+	js := fmt.Sprintf(`(() => {
+		const text = %s;
+		if (text.includes("Workflow Task Started")) {
+			const btn = document.querySelector('[data-testid="compact"]') ||
+				[...document.querySelectorAll("button")].find(e => e.innerText.trim() === "Compact");
+			if (btn) btn.click();
+			return false;
+		}
+		// Loaded: a row of the compact view (child workflows, activities).
+		return /Child Workflow|Activity/.test(text);
+	})()`, pageTextJS)
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(pctx, chromedp.Poll[bool](js, chromedp.WithPollingInterval(500*time.Millisecond))); err != nil {
+		t.Fatalf("browser: the compact event history did not show: %v\npage text:\n%s", err, b.text(ctx))
+	}
 }
 
 // pageTextJS is the page's visible text, with that of its iframes: the
