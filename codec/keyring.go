@@ -8,10 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"regexp"
-	"runtime"
 	"strings"
 )
 
@@ -52,27 +49,9 @@ func (k *Keyring) GoString() string { return k.String() }
 // blank lines allowed. Like ssh with a private key, it refuses a file that
 // its group or others can read.
 func LoadKeys(path string) (*Keyring, error) {
-	f, err := os.Open(path)
+	b, err := readPrivateFile(path, "a key file", maxKeyFile)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
-		return nil, fmt.Errorf("%s: permissions %04o are too open: a key file must not be accessible by group or others (chmod 600 %s)", path, perm, path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(b) > maxKeyFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes; not a key file", path, maxKeyFile)
 	}
 	k, err := ParseKeys(string(b))
 	if err != nil {
