@@ -105,16 +105,19 @@ bench: testbed-up images build
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 200x -tags integration ./sshexec/
 	$(GO) test -count=1 -run '^$$' -bench '^Benchmark(Deploy|CrashRollback|Upgrade|UnhealthyVerdict|ZeroDowntimeCrash)$$' -benchtime 10x -tags integration -timeout 45m ./e2e/
 
-# Fleet speed (issue 9): 1, 6, 12 and 24 real hosts (the test bed grows to
-# 24 for it, and back to its default after), then the simulated fleet of
-# 200 (scripts/simfleet: orchestration only, never a test of deploys).
+# Fleet speed (issue 9): three hosts against the users' own Ansible
+# playbook (bench/playbook, ansible-core from Debian), 1, 6, 12 and 24 real
+# hosts (the test bed grows to 24 for it, and back to its default after),
+# then the simulated fleet of 200 (scripts/simfleet: orchestration only,
+# never a test of deploys).
 bench-fleet: images build
+	scripts/testbed/ansible.sh
 	HOIST_TESTBED_HOSTS=24 $(TESTBED) up
-	rc=0; $(GO) test -count=1 -run '^$$' -bench '^BenchmarkFleetThreeHosts$$' -benchtime 3x -tags integration -timeout 30m ./e2e/ && \
+	rc=0; $(GO) test -count=1 -run '^$$' -bench '^Benchmark(PlaybookThreeHosts|FleetThreeHosts)$$' -benchtime 3x -tags integration -timeout 30m ./e2e/ && \
 	  $(GO) test -count=1 -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x -tags integration -timeout 30m ./e2e/ || rc=$$?; \
 	  $(TESTBED) up; [ $$rc = 0 ] || exit $$rc
 	scripts/simfleet/simfleet.sh up 200
-	rc=0; $(GO) test -count=1 -run '^$$' -bench '^BenchmarkFleetSim$$' -benchtime 1x -tags integration -timeout 30m ./e2e/ || rc=$$?; \
+	rc=0; $(GO) test -count=1 -run '^$$' -bench '^BenchmarkFleetSim$$' -benchtime 3x -tags integration -timeout 30m ./e2e/ || rc=$$?; \
 	  scripts/simfleet/simfleet.sh down; exit $$rc
 
 testbed-up:

@@ -3,6 +3,8 @@
 #   127.0.0.1:5000/testapp:v1 v2 v3   (plain registry; hosts pull 10.77.0.1:5000/testapp:vN)
 #   127.0.0.1:5000/testapp:big        (v2 plus 3 MB of random ballast: a pull that
 #                                      takes seconds on a rate-limited link)
+#   127.0.0.1:5000/testapp:big50      (v2 plus 50 MiB of random ballast: the fleet
+#                                      issue's scenario, for make bench-fleet)
 #   127.0.0.1:5001/testapp:v1         (htpasswd registry; hosts pull 10.77.0.1:5001/testapp:v1)
 #   127.0.0.1:5000/caddy:2.11.9       (the proxy of strategy zero-downtime; hosts pull
 #                                      10.77.0.1:5000/caddy:2.11.9)
@@ -119,7 +121,7 @@ fi
 
 # What is missing?
 todo_plain=()
-for v in v1 v2 v3 big; do
+for v in v1 v2 v3 big big50; do
 	[[ $FORCE == 1 ]] || ! has_tag "$PLAIN" "$v" || continue
 	todo_plain+=("$v")
 done
@@ -145,9 +147,12 @@ build() {
 	mkdir -p "$ctx"
 	(cd "$REPO_ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$v" \
 		-o "$ctx/app" ./scripts/testbed/testapp)
-	# Incompressible, so the layer really is 3 MB on the wire.
-	head -c 3000000 /dev/urandom >"$ctx/ballast"
-	[[ $v == big ]] || : >"$ctx/ballast"
+	# Incompressible, so the layer really is that big on the wire.
+	case $v in
+	big) head -c 3000000 /dev/urandom >"$ctx/ballast" ;;
+	big50) head -c $((50 << 20)) /dev/urandom >"$ctx/ballast" ;;
+	*) : >"$ctx/ballast" ;;
+	esac
 	cat >"$ctx/Dockerfile" <<'EOF'
 FROM scratch
 COPY app /app
@@ -201,7 +206,7 @@ if ((todo_caddy)); then
 	done
 fi
 
-for v in v1 v2 v3 big "$SRC_TAG"; do has_tag "$PLAIN" "$v" || die "$PLAIN/testapp:$v missing after push"; done
+for v in v1 v2 v3 big big50 "$SRC_TAG"; do has_tag "$PLAIN" "$v" || die "$PLAIN/testapp:$v missing after push"; done
 has_tag "$AUTH" v1 -u "$AUTH_USER:$PASSWORD" || die "$AUTH/testapp:v1 missing after push"
 for t in "$CADDY_TAG" "$CADDY_DEF_TAG"; do has_repo_tag "$PLAIN" caddy "$t" || die "$PLAIN/caddy:$t missing after push"; done
 log "images ok"
