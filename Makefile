@@ -100,10 +100,13 @@ record-histories: testbed-up images build
 # connection), and on the demo app (10 runs each, about 10 min): deploy and
 # crash-rollback times, upgrades under load with strategy recreate and
 # zero-downtime (wall time, time to the new version serving, failed
-# requests), the unhealthy verdict, and a crash after the switch.
+# requests), the unhealthy verdict, and a crash after the switch; and
+# hoist side by side with the users' own Ansible playbook (bench/playbook,
+# ansible-core from Debian) on the playbook's scenario.
 bench: testbed-up images build
+	scripts/testbed/ansible.sh
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 200x -tags integration ./sshexec/
-	$(GO) test -count=1 -run '^$$' -bench '^Benchmark(Deploy|CrashRollback|Upgrade|UnhealthyVerdict|ZeroDowntimeCrash)$$' -benchtime 10x -tags integration -timeout 45m ./e2e/
+	$(GO) test -count=1 -run '^$$' -bench '^Benchmark(Deploy|CrashRollback|Upgrade|UnhealthyVerdict|ZeroDowntimeCrash|PlaybookUpgrade)$$' -benchtime 10x -tags integration -timeout 60m ./e2e/
 
 # Fleet speed (issue 9): three hosts against the users' own Ansible
 # playbook (bench/playbook, ansible-core from Debian), 1, 6, 12 and 24 real

@@ -279,39 +279,13 @@ func BenchmarkFleetThreeHosts(b *testing.B) {
 // BenchmarkFleetThreeHosts (hoist, same scenario). Each run is checked:
 // every host answers the new version.
 func BenchmarkPlaybookThreeHosts(b *testing.B) {
-	playbook, err := exec.LookPath("ansible-playbook")
-	if err != nil {
-		b.Fatalf("ansible-playbook is not installed (%v): make bench-fleet installs it (scripts/testbed/ansible.sh)", err)
-	}
-	root, err := filepath.Abs("..")
-	if err != nil {
-		b.Fatal(err)
-	}
 	big := app{image: suite.env.Image("big50")}
 	s := newService(b, "bench-playbook", portBenchFleet+8, 1, 2, 3)
-	// Ansible's defaults, with pipelining on (fewer SSH round trips per
-	// task: the playbook's best case) and the test bed's SSH config.
-	cfg := filepath.Join(s.dir, "ansible.cfg")
-	inv := filepath.Join(s.dir, "inventory")
-	writeFile(b, cfg, fmt.Sprintf("[defaults]\ninterpreter_python = /usr/bin/python3\nhost_key_checking = True\nretry_files_enabled = False\n"+
-		"[ssh_connection]\npipelining = True\nssh_args = -F %s -o ControlMaster=auto -o ControlPersist=60s\n", suite.env.SSHConfig))
-	writeFile(b, inv, "h1\nh2\nh3\n")
+	run := playbook(b, s)
 	play := func(version string, a app) time.Duration {
-		b.Helper()
 		s.compose(version, a)
-		// compose's project is otherwise the folder's name, "current":
-		// named as hoist names it, the service's cleanup finds it.
-		writeFile(b, filepath.Join(s.dir, "files", ".env"), "COMPOSE_PROJECT_NAME="+s.name+"\n")
-		cmd := exec.Command(playbook, "-i", inv, filepath.Join(root, "bench/playbook/deploy.yml"),
-			"-e", "version="+version, "-e", "files="+filepath.Join(s.dir, "files"), "-e", "remote_base="+s.base, "-e", "service_name=web")
-		cmd.Env = append(cleanEnv(), "ANSIBLE_CONFIG="+cfg, "HOME="+os.Getenv("HOME"))
-		start := time.Now()
-		out, err := cmd.CombinedOutput()
-		took := time.Since(start)
-		if err != nil {
-			b.Fatalf("ansible-playbook for %s: %v\n%s", version, err, out)
-		}
-		for h := 1; h <= 3; h++ {
+		took := run(version)
+		for _, h := range s.hosts {
 			url := fmt.Sprintf("http://%s:%d/", suite.env.Host(h), s.port)
 			if got, err := getEventually(url, version); err != nil || got != version {
 				b.Fatalf("after the playbook h%d serves %q (%v), want %s", h, got, err, version)
@@ -324,7 +298,7 @@ func BenchmarkPlaybookThreeHosts(b *testing.B) {
 	b.ResetTimer()
 	for k := 0; k < b.N; k++ {
 		b.StopTimer()
-		for h := 1; h <= 3; h++ {
+		for _, h := range s.hosts {
 			forgetImage(b, h, big.image)
 		}
 		version := fmt.Sprintf("b%d", k+2)
@@ -337,6 +311,48 @@ func BenchmarkPlaybookThreeHosts(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(median(took).Seconds(), "s-wall(median)")
 	fmt.Printf("3 hosts, the Ansible playbook, 50 MiB image pulled fresh: %v\n", took)
+}
+
+// playbook returns a function that deploys the service's files/ as
+// version with bench/playbook/deploy.yml on the service's hosts and says
+// how long ansible-playbook ran; a failed run fails the benchmark.
+// Ansible's defaults, with pipelining on (fewer SSH round trips per task:
+// the playbook's best case) and the test bed's SSH config.
+func playbook(b *testing.B, s *service) func(version string) time.Duration {
+	b.Helper()
+	bin, err := exec.LookPath("ansible-playbook")
+	if err != nil {
+		b.Fatalf("ansible-playbook is not installed (%v): make bench-fleet and make bench install it (scripts/testbed/ansible.sh)", err)
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := filepath.Join(s.dir, "ansible.cfg")
+	inv := filepath.Join(s.dir, "inventory")
+	writeFile(b, cfg, fmt.Sprintf("[defaults]\ninterpreter_python = /usr/bin/python3\nhost_key_checking = True\nretry_files_enabled = False\n"+
+		"[ssh_connection]\npipelining = True\nssh_args = -F %s -o ControlMaster=auto -o ControlPersist=60s\n", suite.env.SSHConfig))
+	var names strings.Builder
+	for _, h := range s.hosts {
+		fmt.Fprintf(&names, "h%d\n", h)
+	}
+	writeFile(b, inv, names.String())
+	return func(version string) time.Duration {
+		b.Helper()
+		// compose's project is otherwise the folder's name, "current":
+		// named as hoist names it, the service's cleanup finds it.
+		writeFile(b, filepath.Join(s.dir, "files", ".env"), "COMPOSE_PROJECT_NAME="+s.name+"\n")
+		cmd := exec.Command(bin, "-i", inv, filepath.Join(root, "bench/playbook/deploy.yml"),
+			"-e", "version="+version, "-e", "files="+filepath.Join(s.dir, "files"), "-e", "remote_base="+s.base, "-e", "service_name=web")
+		cmd.Env = append(cleanEnv(), "ANSIBLE_CONFIG="+cfg)
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		took := time.Since(start)
+		if err != nil {
+			b.Fatalf("ansible-playbook for %s: %v\n%s", version, err, out)
+		}
+		return took
+	}
 }
 
 func writeFile(t testing.TB, path, content string) {

@@ -35,6 +35,9 @@ const (
 	portBenchUnhealthy       = 18352
 	portBenchCrashZD         = 18353
 	portBenchCrashZDNoRest   = 18354
+	portBenchUpgradePlaybook = 18355
+	portBenchUpgradeVsHoist  = 18356
+	portBenchUpgradeVsZD     = 18357
 )
 
 // benchDrain is the zero-downtime benchmarks' proxy.drain: testapp
@@ -265,6 +268,85 @@ func benchUpgrade(b *testing.B, s *service) {
 		b.Name(), failed, slices.Max(failed), sum(failed), requests, maxLatency.Round(time.Millisecond))
 	b.ReportMetric(float64(slices.Max(failed)), "failed-req(max)")
 	b.ReportMetric(float64(sum(failed)), "failed-req(total)")
+}
+
+// BenchmarkPlaybookUpgrade puts hoist and the users' own Ansible playbook
+// (bench/playbook/deploy.yml, ansible-core from Debian) side by side on
+// the playbook's scenario: the demo app on h1 (healthcheck every 3 s,
+// restart policy, wait {retries: 6, delay: 5s}), the next version, the
+// image cached, a probe every 20 ms as BenchmarkDeploy has. Runs
+// alternate (hoist, then the playbook) so both meet the same machine. Per
+// run: the wall time of the deploy command, the time to the new version's
+// first answer, the probes that got no answer. hoist runs twice: strategy
+// recreate, the playbook's own way (compose up -d), and zero-downtime
+// (drain 1 s); BenchmarkUpgrade has both under full load.
+func BenchmarkPlaybookUpgrade(b *testing.B) {
+	hs := demoService(b, "bench-up-vs", portBenchUpgradeVsHoist)
+	zs := demoService(b, "bench-up-vz", portBenchUpgradeVsZD)
+	zs.zeroDowntime(benchDrain)
+	ps := demoService(b, "bench-up-pb", portBenchUpgradePlaybook)
+	play := playbook(b, ps)
+	hs.deployDemo("u0", demoApp{tag: "v1"}).want(b, 0, hs.deployedLine("u0"))
+	zs.deployDemo("u0", demoApp{tag: "v1"}).want(b, 0, zs.deployedLine("u0"))
+	ps.composeDemo("u0", demoApp{tag: "v1"})
+	play("u0")
+	type side struct {
+		name            string
+		wall, toServing []time.Duration
+		failed          []int
+		deploy          func(version string, d demoApp) time.Duration
+		url             string
+	}
+	hoist := func(s *service) func(string, demoApp) time.Duration {
+		return func(v string, d demoApp) time.Duration {
+			r := s.deployDemo(v, d)
+			r.want(b, 0, s.deployedLine(v))
+			return r.took
+		}
+	}
+	sides := []*side{
+		{name: "hoist", url: fmt.Sprintf("http://%s:%d/", suite.env.Host(1), hs.port), deploy: hoist(hs)},
+		{name: "hoist-zero-downtime", url: fmt.Sprintf("http://%s:%d/", suite.env.Host(1), zs.port), deploy: hoist(zs)},
+		{name: "playbook", url: fmt.Sprintf("http://%s:%d/", suite.env.Host(1), ps.port), deploy: func(v string, d demoApp) time.Duration {
+			ps.composeDemo(v, d)
+			return play(v)
+		}},
+	}
+	for i := 0; b.Loop(); i++ {
+		version := fmt.Sprintf("u%d", i+1)
+		d := demoApp{tag: []string{"v2", "v3"}[i%2]}
+		for _, sd := range sides {
+			p := startProbe(sd.url)
+			start := time.Now()
+			took := sd.deploy(version, d)
+			time.Sleep(200 * time.Millisecond)
+			evs := p.finish()
+			at, ok := firstAnswer(evs, start, version)
+			if !ok {
+				b.Fatalf("%s's deploy of %s: the probe never saw it answer", sd.name, version)
+			}
+			missed := 0
+			for _, e := range evs {
+				if e.answer == "" {
+					missed++
+				}
+			}
+			sd.wall, sd.toServing, sd.failed = append(sd.wall, took), append(sd.toServing, at.Sub(start)), append(sd.failed, missed)
+			fmt.Printf("%s run %d (%s), %s: wall %.2fs, to new version serving %.2fs, %d of %d probes unanswered\n",
+				b.Name(), i+1, version, sd.name, took.Seconds(), at.Sub(start).Seconds(), missed, len(evs))
+		}
+	}
+	b.StopTimer()
+	for _, sd := range sides {
+		fmt.Printf("%s %s: wall median %.2fs (runs %s s), to serving median %.2fs, unanswered probes %v\n",
+			b.Name(), sd.name, mid(sd.wall).Seconds(), secs(sd.wall), mid(sd.toServing).Seconds(), sd.failed)
+		b.ReportMetric(mid(sd.wall).Seconds(), "s-wall-"+sd.name+"(median)")
+	}
+	pb := mid(sides[2].wall).Seconds()
+	fmt.Printf("%s: hoist's wall time is %.2f× the playbook's with recreate, %.2f× with zero-downtime (goal ≤ 0.5×)\n",
+		b.Name(), mid(sides[0].wall).Seconds()/pb, mid(sides[1].wall).Seconds()/pb)
+	b.ReportMetric(mid(sides[0].wall).Seconds()/pb, "hoist/playbook-wall")
+	b.ReportMetric(mid(sides[1].wall).Seconds()/pb, "hoist-zd/playbook-wall")
 }
 
 // stepLine matches the CLI's line of a step on h1: mark, name, time.
