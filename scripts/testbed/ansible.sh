@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# ansible.sh — install Ansible (ansible-core from Debian) for make bench-fleet:
-# BenchmarkPlaybookThreeHosts runs the users' own playbook
-# (bench/playbook/deploy.yml) on the test bed to compare wall times. Tests
-# never use it. Idempotent; must run as root.
+# ansible.sh — install Ansible (ansible-core from Debian) for make bench and
+# make bench-fleet: BenchmarkPlaybookUpgrade and BenchmarkPlaybookThreeHosts
+# run the users' own playbook (bench/playbook/deploy.yml) on the test bed to
+# compare wall times with hoist's. Tests never use it. Idempotent; as root.
 set -euo pipefail
 # testbed.sh's helpers (log, die, ensure_apt); sourcing it runs nothing.
 # shellcheck source=testbed.sh
