@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ansible.sh — install Ansible (ansible-core from Debian) for make bench and
-# make bench-fleet: BenchmarkPlaybookUpgrade and BenchmarkPlaybookThreeHosts
+# make bench-fleet: BenchmarkPlaybookUpgrade and BenchmarkThreeHosts
 # run the users' own playbook (bench/playbook/deploy.yml) on the test bed to
 # compare wall times with hoist's. Tests never use it. Idempotent; as root.
 set -euo pipefail
