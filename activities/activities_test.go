@@ -157,7 +157,7 @@ func inspectLine(id, name string, restarts int, created, status string, health s
 func TestWaitRunningCatchesRestartOfNewContainer(t *testing.T) {
 	f := newFake(t)
 	c := target.Compose("v2")
-	f.on(c.ContainerIDs(), reply{out: "abc\n"})
+	f.on(c.ContainerIDsByLabel(), reply{out: "abc\n"})
 	f.on(commands.InspectContainers("abc"),
 		reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", "starting")},
 		reply{out: inspectLine("abc", "web-web-1", 1, "2025-11-21T05:00:01Z", "running", "starting")})
@@ -171,7 +171,7 @@ func TestWaitRunningCatchesRestartOfNewContainer(t *testing.T) {
 func TestWaitRunningIgnoresOldRestartsOfKeptContainer(t *testing.T) {
 	f := newFake(t)
 	c := target.Compose("v2")
-	f.on(c.ContainerIDs(), reply{out: "abc\n"})
+	f.on(c.ContainerIDsByLabel(), reply{out: "abc\n"})
 	// Created before up, restarted 3 times last week: healthy now.
 	f.on(commands.InspectContainers("abc"), reply{out: inspectLine("abc", "web-web-1", 3, "2025-11-20T05:00:00Z", "running", "")})
 	res := wait(t, f, WaitInput{Target: target, Version: "v2", Window: time.Second, Poll: time.Millisecond, UpAt: "2025-11-21T05:00:00Z"})
@@ -183,8 +183,8 @@ func TestWaitRunningIgnoresOldRestartsOfKeptContainer(t *testing.T) {
 func TestWaitRunningWindowEndsUnhealthy(t *testing.T) {
 	f := newFake(t)
 	c := target.Compose("v2")
-	f.on(c.ContainerIDs("web"), reply{out: "abc\n"})
-	f.on(c.ContainerIDs(), reply{out: "abc\n"})
+	f.on(c.ContainerIDsByLabel("web"), reply{out: "abc\n"})
+	f.on(c.ContainerIDsByLabel(), reply{out: "abc\n"})
 	f.on(commands.InspectContainers("abc"), reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", "unhealthy")})
 	res := wait(t, f, WaitInput{Target: target, Version: "v2", Services: []string{"web"}, Window: 50 * time.Millisecond, Poll: 5 * time.Millisecond, UpAt: "2025-11-21T05:00:00Z"})
 	if res.Verdict != "unhealthy" || res.Polls < 2 {
@@ -222,7 +222,7 @@ func writeCompose(t *testing.T, dir string) {
 func TestWaitRunningWantsStableRun(t *testing.T) {
 	f := newFake(t)
 	c := target.Compose("v2")
-	f.on(c.ContainerIDs(), reply{out: "abc\n"})
+	f.on(c.ContainerIDsByLabel(), reply{out: "abc\n"})
 	// Running at the first polls, then it crashes: not a success.
 	f.on(commands.InspectContainers("abc"),
 		reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", "")},
@@ -238,7 +238,7 @@ func TestWaitRunningWantsStableRun(t *testing.T) {
 func TestWaitRunningCountsUptimeOnTheHostClock(t *testing.T) {
 	f := newFake(t)
 	c := target.Compose("v2")
-	f.on(c.ContainerIDs(), reply{out: "abc\n"})
+	f.on(c.ContainerIDsByLabel(), reply{out: "abc\n"})
 	line := strings.Replace(inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", ""), `"StartedAt":"x"`, `"StartedAt":"2025-11-21T05:00:02Z"`, 1)
 	f.on(commands.InspectContainers("abc"), reply{out: "2025-11-21T05:00:03.5Z\n" + line})
 	res := wait(t, f, WaitInput{Target: target, Version: "v2", Window: 5 * time.Second, Poll: time.Millisecond, Stable: time.Second, UpAt: "2025-11-21T05:00:00Z"})
@@ -344,14 +344,32 @@ func TestActivitiesRefuseHostileInput(t *testing.T) {
 func TestWaitRunningReportsUncheckedServiceCrash(t *testing.T) {
 	f := newFake(t)
 	c := target.Compose("v2")
-	f.on(c.ContainerIDs("web"), reply{out: "abc\n"})
+	f.on(c.ContainerIDsByLabel("web"), reply{out: "abc\n"})
 	f.on(commands.InspectContainers("abc"), reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", "")})
-	f.on(c.ContainerIDs(), reply{out: "abc\ndef\n"})
+	f.on(c.ContainerIDsByLabel(), reply{out: "abc\ndef\n"})
 	worker := strings.Replace(inspectLine("def", "web-worker-1", 4, "2025-11-21T05:00:01Z", "restarting", ""), "\tweb\t", "\tworker\t", 1)
 	f.on(commands.InspectContainers("abc", "def"), reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "running", "") + worker})
 	res := wait(t, f, WaitInput{Target: target, Version: "v2", Services: []string{"web"}, Window: 5 * time.Second, Poll: time.Millisecond, UpAt: "2025-11-21T05:00:00Z"})
 	if res.Verdict != "healthy" || !strings.Contains(res.Unchecked, "web-worker-1 (service worker)") || !strings.Contains(res.Unchecked, "restarted 4") {
 		t.Fatalf("result %+v: want healthy, and the worker's crash loop named", res)
+	}
+}
+
+// services: [web, worker] lists the whole project (docker's label filters
+// cannot say "web or worker") and judges only those two: a db container
+// of the project in a crash loop decides nothing, and is reported.
+func TestWaitRunningJudgesOnlyNamedServices(t *testing.T) {
+	f := newFake(t)
+	c := target.Compose("v2")
+	f.on(c.ContainerIDsByLabel(), reply{out: "abc\ndef\nghi\n"})
+	as := func(id, name, service string, restarts int, status string) string {
+		return strings.Replace(inspectLine(id, name, restarts, "2025-11-21T05:00:01Z", status, ""), "\tweb\t", "\t"+service+"\t", 1)
+	}
+	all := as("abc", "web-web-1", "web", 0, "running") + as("def", "web-worker-1", "worker", 0, "running") + as("ghi", "web-db-1", "db", 3, "restarting")
+	f.on(commands.InspectContainers("abc", "def", "ghi"), reply{out: all})
+	res := wait(t, f, WaitInput{Target: target, Version: "v2", Services: []string{"web", "worker"}, Window: 5 * time.Second, Poll: time.Millisecond, UpAt: "2025-11-21T05:00:00Z"})
+	if res.Verdict != "healthy" || len(res.Containers) != 2 || !strings.Contains(res.Unchecked, "web-db-1 (service db)") {
+		t.Fatalf("result %+v: want healthy on web and worker alone, db's crash loop named as unchecked", res)
 	}
 }
 
@@ -361,8 +379,8 @@ func TestWaitRunningChecksRecordedServices(t *testing.T) {
 	f := newFake(t)
 	c := target.Compose("v1")
 	f.on(target.Layout().GoodServices("v1"), reply{out: "api\n"})
-	f.on(c.ContainerIDs("api"), reply{out: "abc\n"})
-	f.on(c.ContainerIDs(), reply{out: "abc\n"})
+	f.on(c.ContainerIDsByLabel("api"), reply{out: "abc\n"})
+	f.on(c.ContainerIDsByLabel(), reply{out: "abc\n"})
 	f.on(commands.InspectContainers("abc"), reply{out: inspectLine("abc", "web-api-1", 0, "2025-11-21T05:00:01Z", "running", "")})
 	res := wait(t, f, WaitInput{Target: target, Version: "v1", Services: []string{"api", "newsvc"}, RecordedServices: true,
 		Window: 5 * time.Second, Poll: time.Millisecond, UpAt: "2025-11-21T05:00:00Z"})
@@ -376,7 +394,7 @@ func TestWaitRunningChecksRecordedServices(t *testing.T) {
 func TestCrashOutputRedactsEnvValues(t *testing.T) {
 	f := newFake(t)
 	c := target.Compose("v2")
-	f.on(c.ContainerIDs(), reply{out: "abc\n"})
+	f.on(c.ContainerIDsByLabel(), reply{out: "abc\n"})
 	f.on(commands.InspectContainers("abc"), reply{out: inspectLine("abc", "web-web-1", 0, "2025-11-21T05:00:01Z", "exited", "")})
 	f.on(commands.ContainerLogs("abc", 5), reply{out: "connecting to postgres://app:hunter2-Sup3r@db/app\npanic: token tok_live_123456 refused\n"})
 	f.on(c.ReadEnvFiles([]string{".env", "conf/app.env"}), reply{out: "# db\nexport DB_URL='postgres://app:hunter2-Sup3r@db/app'\nAPI_TOKEN=tok_live_123456\nMODE=on\n"})

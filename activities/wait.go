@@ -81,7 +81,7 @@ func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult,
 	confirming := false        // the gate said unhealthy: this poll only looks
 	for {
 		if len(ids) == 0 {
-			out, err := a.run(ctx, t, "wait running, release "+in.Version, compose.ContainerIDs(in.Services...))
+			out, err := a.run(ctx, t, "wait running, release "+in.Version, compose.ContainerIDsByLabel(in.Services...))
 			if err != nil {
 				return res, err
 			}
@@ -101,7 +101,7 @@ func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult,
 			default:
 				inspectFailures = 0
 			}
-			cs = commands.ParseContainers(out.Stdout)
+			cs = ofServices(commands.ParseContainers(out.Stdout), in.Services)
 			hostNow = commands.ParseHostClock(out.Stdout)
 		}
 		for i := range cs {
@@ -183,6 +183,15 @@ func (a *Activities) WaitRunning(ctx context.Context, in WaitInput) (WaitResult,
 	}
 }
 
+// ofServices keeps the containers of services (all when none are named):
+// ContainerIDsByLabel filters by one service only, as compose ps does.
+func ofServices(cs []commands.Container, services []string) []commands.Container {
+	if len(services) < 2 {
+		return cs
+	}
+	return slices.DeleteFunc(cs, func(c commands.Container) bool { return !slices.Contains(services, c.Service) })
+}
+
 // oneLine is a check's output for a one-line detail.
 func oneLine(s string) string {
 	return strings.ReplaceAll(strings.TrimSpace(s), "\n", " | ")
@@ -252,7 +261,7 @@ func (a *Activities) recordedServices(ctx context.Context, t Target, version str
 // reported, never passed over in silence. Best effort: a failed look is
 // no verdict.
 func (a *Activities) unchecked(ctx context.Context, t Target, compose commands.Compose, checked []string, upAt string) string {
-	out, err := a.SSH.Run(ctx, t.Host, compose.ContainerIDs())
+	out, err := a.SSH.Run(ctx, t.Host, compose.ContainerIDsByLabel())
 	if err != nil {
 		return ""
 	}

@@ -66,7 +66,7 @@ func gateInput(h config.Health) WaitInput {
 // of the test pass twice: healthy now.
 func TestGateHealthyBeforeDockersFirstCheck(t *testing.T) {
 	f := newFake(t)
-	f.on(target.Compose("v2").ContainerIDs(), reply{out: "abc\n"})
+	f.on(target.Compose("v2").ContainerIDsByLabel(), reply{out: "abc\n"})
 	f.on(commands.InspectContainers("abc"), reply{out: gateLine("abc", "running", "starting", execCheck)})
 	f.on(commands.RunHealthcheck("abc", testappCheck, 1500*time.Millisecond), reply{})
 	res := wait(t, f, gateInput(config.Health{}))
@@ -83,7 +83,7 @@ func TestGateHealthyBeforeDockersFirstCheck(t *testing.T) {
 // detail counts them and quotes the last check, env values cut out.
 func TestGateUnhealthyIsAVerdictNotATimeout(t *testing.T) {
 	f := newFake(t)
-	f.on(target.Compose("v2").ContainerIDs(), reply{out: "abc\n"})
+	f.on(target.Compose("v2").ContainerIDsByLabel(), reply{out: "abc\n"})
 	f.on(commands.InspectContainers("abc"), reply{out: gateLine("abc", "running", "starting", execCheck)})
 	f.on(commands.RunHealthcheck("abc", testappCheck, 1500*time.Millisecond),
 		reply{code: 1, out: "healthcheck: status 500 for token tok_live_123456"})
@@ -108,7 +108,7 @@ func TestGateUnhealthyIsAVerdictNotATimeout(t *testing.T) {
 // health.unhealthy_runs overrides the healthcheck's retries.
 func TestGateUnhealthyRuns(t *testing.T) {
 	f := newFake(t)
-	f.on(target.Compose("v2").ContainerIDs(), reply{out: "abc\n"})
+	f.on(target.Compose("v2").ContainerIDsByLabel(), reply{out: "abc\n"})
 	f.on(commands.InspectContainers("abc"), reply{out: gateLine("abc", "running", "starting", execCheck)})
 	f.on(commands.RunHealthcheck("abc", testappCheck, 1500*time.Millisecond), reply{code: 1})
 	res := wait(t, f, gateInput(config.Health{UnhealthyRuns: 1}))
@@ -123,7 +123,7 @@ func TestGateUnhealthyRuns(t *testing.T) {
 // before.
 func TestGateStartPeriod(t *testing.T) {
 	f := newFake(t)
-	f.on(target.Compose("v2").ContainerIDs(), reply{out: "abc\n"})
+	f.on(target.Compose("v2").ContainerIDsByLabel(), reply{out: "abc\n"})
 	hc := `{"Test":["CMD","/app","-healthcheck"],"Timeout":1500000000,"StartPeriod":60000000000,"Retries":1}`
 	f.on(commands.InspectContainers("abc"), reply{out: gateLine("abc", "running", "starting", hc)})
 	f.on(commands.RunHealthcheck("abc", testappCheck, 1500*time.Millisecond), reply{code: 1, out: "connection refused"})
@@ -141,7 +141,7 @@ func TestGateStartPeriod(t *testing.T) {
 // with the container's last output, not an unhealthy verdict.
 func TestGateContainerExitedUnderItsCheck(t *testing.T) {
 	f := newFake(t)
-	f.on(target.Compose("v2").ContainerIDs(), reply{out: "abc\n"})
+	f.on(target.Compose("v2").ContainerIDsByLabel(), reply{out: "abc\n"})
 	f.on(commands.InspectContainers("abc"),
 		reply{out: gateLine("abc", "running", "starting", execCheck)},
 		reply{out: gateLine("abc", "exited", "starting", execCheck)})
@@ -156,7 +156,7 @@ func TestGateContainerExitedUnderItsCheck(t *testing.T) {
 // A hung test is ended on the host by its timeout: a failed check.
 func TestGateTimedOutCheck(t *testing.T) {
 	f := newFake(t)
-	f.on(target.Compose("v2").ContainerIDs(), reply{out: "abc\n"})
+	f.on(target.Compose("v2").ContainerIDsByLabel(), reply{out: "abc\n"})
 	f.on(commands.InspectContainers("abc"), reply{out: gateLine("abc", "running", "starting", execCheck)})
 	f.on(commands.RunHealthcheck("abc", testappCheck, 1500*time.Millisecond), reply{code: commands.HealthcheckTimedOut})
 	res := wait(t, f, gateInput(config.Health{UnhealthyRuns: 1}))
@@ -168,7 +168,7 @@ func TestGateTimedOutCheck(t *testing.T) {
 // A pass, a failure, passes: healthy needs healthy_runs in a row.
 func TestGatePassesInARow(t *testing.T) {
 	f := newFake(t)
-	f.on(target.Compose("v2").ContainerIDs(), reply{out: "abc\n"})
+	f.on(target.Compose("v2").ContainerIDsByLabel(), reply{out: "abc\n"})
 	f.on(commands.InspectContainers("abc"), reply{out: gateLine("abc", "running", "starting", execCheck)})
 	f.on(commands.RunHealthcheck("abc", testappCheck, 1500*time.Millisecond), reply{}, reply{code: 1}, reply{}, reply{}, reply{})
 	res := wait(t, f, gateInput(config.Health{HealthyRuns: 2}))
@@ -181,7 +181,7 @@ func TestGatePassesInARow(t *testing.T) {
 // the healthcheck are not looked at, nothing is run in the container.
 func TestGateNone(t *testing.T) {
 	f := newFake(t)
-	f.on(target.Compose("v2").ContainerIDs(), reply{out: "abc\n"})
+	f.on(target.Compose("v2").ContainerIDsByLabel(), reply{out: "abc\n"})
 	f.on(commands.InspectContainers("abc"), reply{out: gateLine("abc", "running", "unhealthy", execCheck)})
 	res := wait(t, f, gateInput(config.Health{Check: config.CheckNone}))
 	if res.Verdict != "healthy" || res.Checks != 0 || res.Polls != 1 {
@@ -192,7 +192,7 @@ func TestGateNone(t *testing.T) {
 // A container without a healthcheck: running and stable, as before.
 func TestGateWithoutHealthcheck(t *testing.T) {
 	f := newFake(t)
-	f.on(target.Compose("v2").ContainerIDs(), reply{out: "abc\n"})
+	f.on(target.Compose("v2").ContainerIDsByLabel(), reply{out: "abc\n"})
 	f.on(commands.InspectContainers("abc"), reply{out: gateLine("abc", "running", "", "null")})
 	res := wait(t, f, gateInput(config.Health{Check: config.CheckDocker}))
 	if res.Verdict != "healthy" || res.Checks != 0 || res.Polls != 1 {
@@ -210,7 +210,7 @@ func TestGateLook(t *testing.T) {
 	}{{"passing", 0, "healthy"}, {"failing", 1, "unhealthy"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(t)
-			f.on(target.Compose("v1").ContainerIDs(), reply{out: "abc\n"})
+			f.on(target.Compose("v1").ContainerIDsByLabel(), reply{out: "abc\n"})
 			f.on(commands.InspectContainers("abc"), reply{out: gateLine("abc", "running", "healthy", execCheck)})
 			f.on(commands.RunHealthcheck("abc", testappCheck, 1500*time.Millisecond), reply{code: tc.code})
 			res := wait(t, f, WaitInput{Target: target, Version: "v1", Window: 0, Poll: time.Millisecond, Health: config.Health{}})
@@ -227,7 +227,7 @@ func TestGateLook(t *testing.T) {
 // A zero-downtime slot is waited for as its own compose project.
 func TestGateSlotProject(t *testing.T) {
 	f := newFake(t)
-	f.on(target.Slot("v2", "web-b").ContainerIDs(), reply{out: "abc\n"})
+	f.on(target.Slot("v2", "web-b").ContainerIDsByLabel(), reply{out: "abc\n"})
 	f.on(commands.InspectContainers("abc"), reply{out: gateLine("abc", "running", "starting", execCheck)})
 	f.on(commands.RunHealthcheck("abc", testappCheck, 1500*time.Millisecond), reply{})
 	in := gateInput(config.Health{})
@@ -277,7 +277,7 @@ func TestGateHTTP(t *testing.T) {
 		mu.Unlock()
 		fmt.Fprintln(w, "ok")
 	})
-	f.on(target.Compose("v2").ContainerIDs(), reply{out: "abc\n"})
+	f.on(target.Compose("v2").ContainerIDsByLabel(), reply{out: "abc\n"})
 	f.on(commands.InspectContainers("abc"), reply{out: gateLine("abc", "running", "", "null")})
 	a := &Activities{SSH: f}
 	v, err := actEnv(a).ExecuteActivity(a.WaitRunning, gateInput(httpCheck))
@@ -301,7 +301,7 @@ func TestGateHTTPUnhealthy(t *testing.T) {
 		w.WriteHeader(http.StatusInternalServerError)
 		fmt.Fprintln(w, "unhealthy")
 	})
-	f.on(target.Compose("v2").ContainerIDs(), reply{out: "abc\n"})
+	f.on(target.Compose("v2").ContainerIDsByLabel(), reply{out: "abc\n"})
 	f.on(commands.InspectContainers("abc"), reply{out: gateLine("abc", "running", "", "null")})
 	a := &Activities{SSH: f}
 	v, err := actEnv(a).ExecuteActivity(a.WaitRunning, gateInput(httpCheck))

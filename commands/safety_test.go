@@ -68,6 +68,7 @@ func buildAll(base, version string) []built {
 	add("Compose.Down", true, c.Down)
 	add("Compose.Stop", true, c.Stop)
 	add("Compose.ContainerIDs", true, func() remote.Command { return c.ContainerIDs("web") })
+	add("Compose.ContainerIDsByLabel", false, func() remote.Command { return c.ContainerIDsByLabel("web") })
 	add("Compose.SaveLogs", true, func() remote.Command { return c.SaveLogs("20261201T020000Z") })
 	slot := Compose{Layout: l, Project: "web-b", Version: version, File: "compose.yaml", Override: path.Join(l.ProxyDir(), SlotOverrideFile)}
 	add("Compose.Up/slot", true, slot.Up)
@@ -97,7 +98,7 @@ var (
 	covered = []string{"Layout.EnsureBase", "Layout.Inspect", "Layout.BaseExists", "Layout.SwitchCurrent",
 		"Layout.MarkFailed", "Layout.ClearFailed", "Layout.MarkGood", "Layout.GoodServices", "Layout.Locked",
 		"Layout.RemoveReleases", "Layout.Release",
-		"Compose.Pull", "Compose.Up", "Compose.RunHook", "Compose.Down", "Compose.Stop", "Compose.ContainerIDs", "Compose.SaveLogs", "Compose.ReadEnvFiles",
+		"Compose.Pull", "Compose.Up", "Compose.RunHook", "Compose.Down", "Compose.Stop", "Compose.ContainerIDs", "Compose.ContainerIDsByLabel", "Compose.SaveLogs", "Compose.ReadEnvFiles",
 		"Layout.WriteProxyFile", "Layout.ReadUpstream"}
 	pathless = map[string]remote.Command{
 		"ContainerLogs":     ContainerLogs("abc", 5),
