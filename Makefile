@@ -117,7 +117,7 @@ bench-fleet: images build
 	scripts/testbed/ansible.sh
 	HOIST_TESTBED_HOSTS=24 $(TESTBED) up
 	rc=0; $(GO) test -count=1 -run '^$$' -bench '^BenchmarkThreeHosts$$' -benchtime 3x -tags integration -timeout 30m ./e2e/ && \
-	  $(GO) test -count=1 -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 1x -tags integration -timeout 30m ./e2e/ || rc=$$?; \
+	  $(GO) test -count=1 -run '^$$' -bench '^BenchmarkFleet$$' -benchtime 3x -tags integration -timeout 30m ./e2e/ || rc=$$?; \
 	  $(TESTBED) up; [ $$rc = 0 ] || exit $$rc
 	scripts/simfleet/simfleet.sh up 200
 	rc=0; $(GO) test -count=1 -run '^$$' -bench '^BenchmarkFleetSim$$' -benchtime 3x -tags integration -timeout 30m ./e2e/ || rc=$$?; \
